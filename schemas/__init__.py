@@ -1,0 +1,1 @@
+"""FintraOS Open Standard models, money, envelopes, events and records."""

@@ -1,0 +1,151 @@
+"""The event envelope the twin emits, and the event types of the profile stream.
+
+An event is immutable. ``event_id`` is a UUIDv5 of the event's natural key (its position in
+the profile stream, its type and its payload hash), so a deterministic re-run yields the same
+ids and idempotent sinks drop the repeats. ``prev_hash`` chains every event of a profile to
+the one before it, which makes tampering with the stored log evident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from schemas.canonical import GENESIS_HASH, canonical_json, content_hash, event_uuid, sha256_hex
+
+#: Bumped when an event's payload shape changes; readers upcast older versions.
+EVENT_SCHEMA_VERSION: Final = 1
+
+
+class EventType(StrEnum):
+    """Event types of the profile stream, named in the past tense."""
+
+    ACCOUNT_CREATED = "AccountCreated"
+    ACCOUNT_UPDATED = "AccountUpdated"
+    BALANCE_UPDATED = "BalanceUpdated"
+    TRANSACTION_ADDED = "TransactionAdded"
+    TRANSACTION_UPDATED = "TransactionUpdated"
+    TRANSACTION_REMOVED = "TransactionRemoved"
+    TRANSACTIONS_IMPORTED = "TransactionsImported"
+
+
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """Where the input that caused an event was read: its coordinates and its sync."""
+
+    topic: str
+    partition: int
+    offset: int
+    provider: str | None = None
+    connection_id: str | None = None
+    sync_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the source as a plain JSON-ready mapping."""
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "provider": self.provider,
+            "connection_id": self.connection_id,
+            "sync_id": self.sync_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of a profile stream, ready to publish and to store."""
+
+    event_id: str
+    type: str
+    tenant_id: str
+    profile_id: str
+    stream_version: int
+    occurred_at: str
+    source: dict[str, Any]
+    payload: dict[str, Any]
+    payload_hash: str
+    prev_hash: str
+    schema_version: int = EVENT_SCHEMA_VERSION
+    hash: str = field(default="", compare=False)
+
+    @classmethod
+    def create(  # noqa: PLR0913 - the envelope has this many parts
+        cls,
+        *,
+        event_type: str,
+        tenant_id: str,
+        profile_id: str,
+        stream_version: int,
+        occurred_at: str,
+        source: dict[str, Any],
+        payload: dict[str, Any],
+        prev_hash: str,
+    ) -> Event:
+        """Build an event, deriving its payload hash, its id and its chain hash."""
+        payload_hash = content_hash(payload)
+        name = f"{tenant_id}:{profile_id}:{stream_version}:{event_type}:{payload_hash}"
+        event = cls(
+            event_id=event_uuid(name),
+            type=event_type,
+            tenant_id=tenant_id,
+            profile_id=profile_id,
+            stream_version=stream_version,
+            occurred_at=occurred_at,
+            source=source,
+            payload=payload,
+            payload_hash=payload_hash,
+            prev_hash=prev_hash,
+        )
+        object.__setattr__(event, "hash", event.chain_hash())
+        return event
+
+    def header(self) -> dict[str, Any]:
+        """Return every envelope field but the payload itself (covered by its hash)."""
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "tenant_id": self.tenant_id,
+            "profile_id": self.profile_id,
+            "stream_version": self.stream_version,
+            "occurred_at": self.occurred_at,
+            "source": self.source,
+            "payload_hash": self.payload_hash,
+            "prev_hash": self.prev_hash,
+        }
+
+    def chain_hash(self) -> str:
+        """Return the hash the next event of the profile names as its ``prev_hash``."""
+        return sha256_hex(canonical_json(self.header()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the full envelope as a JSON-ready mapping."""
+        return {**self.header(), "payload": self.payload}
+
+    def to_json(self) -> bytes:
+        """Return the envelope as canonical JSON bytes."""
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Event:
+        """Rebuild an event read back from Kafka or the event log."""
+        event = cls(
+            event_id=doc["event_id"],
+            type=doc["type"],
+            tenant_id=doc["tenant_id"],
+            profile_id=doc["profile_id"],
+            stream_version=doc["stream_version"],
+            occurred_at=doc["occurred_at"],
+            source=doc["source"],
+            payload=doc["payload"],
+            payload_hash=doc["payload_hash"],
+            prev_hash=doc["prev_hash"],
+            schema_version=doc.get("schema_version", EVENT_SCHEMA_VERSION),
+        )
+        object.__setattr__(event, "hash", event.chain_hash())
+        return event
+
+
+__all__ = ["GENESIS_HASH", "EVENT_SCHEMA_VERSION", "Event", "EventSource", "EventType"]

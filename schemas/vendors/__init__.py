@@ -1,0 +1,1 @@
+"""Vendor response bodies as Core reads them."""
