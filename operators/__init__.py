@@ -1,0 +1,1 @@
+"""Pure domain logic: normalisers, the twin fold and its projections."""

@@ -1,0 +1,64 @@
+"""One input through the twin: decode, normalise, fold, project.
+
+This is the work of the stateful step, in the worker that owns the profile key. Everything
+an input can be refused for becomes a dead letter; the state then stays exactly as it was, so
+an envelope is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from operators import plaid
+from operators.decode import DecodeLimits, decode_envelope
+from operators.exceptions import RejectedInput
+from operators.projection import profile_document
+from operators.twin import EventSourceInfo, ProfileState, apply, initial_state
+from schemas.events import Event
+from schemas.records import DeadLetter, RawRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDocument:
+    """A new version of a profile's projection, to upsert when its version grows."""
+
+    tenant_id: str
+    profile_id: str
+    version: int
+    source_event_id: str | None
+    doc: dict[str, Any]
+
+
+Output = Event | DeadLetter | ProfileDocument
+
+
+def process(
+    state: ProfileState | None, stream_key: str, record: RawRecord, limits: DecodeLimits
+) -> tuple[ProfileState, list[Output]]:
+    """Apply one raw record to the twin of ``stream_key``; return the state and the outputs.
+
+    The outputs are the events caused (in stream order) followed by the new projection, or a
+    single dead letter.
+    """
+    current = state if state is not None else initial_state(stream_key)
+    try:
+        envelope = decode_envelope(record, limits)
+        observation = plaid.normalise(envelope, limits)
+        origin = EventSourceInfo(record.topic, record.partition, record.offset)
+        new_state, events = apply(current, observation, origin)
+    except RejectedInput as exc:
+        letter = DeadLetter(exc.reason, exc.field, exc.message, record, current.tenant_id or None)
+        return current, [letter]
+    outputs: list[Output] = list(events)
+    if events:
+        outputs.append(
+            ProfileDocument(
+                tenant_id=new_state.tenant_id,
+                profile_id=new_state.profile_id,
+                version=new_state.version,
+                source_event_id=new_state.last_event_id,
+                doc=profile_document(new_state),
+            )
+        )
+    return new_state, outputs

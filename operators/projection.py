@@ -1,0 +1,79 @@
+"""The profile projection: the dashboard document derived from a twin's state.
+
+Every derived number carries the event it reflects (``source_event_id``) and the stream
+version, so a reader can trace it back to the log.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from operators.twin import ProfileState
+from schemas.money import format_minor
+
+_LIABILITY_TYPES = frozenset({"CREDIT", "LOAN"})
+
+
+def profile_document(state: ProfileState) -> dict[str, Any]:
+    """Return the ``view_unified_profile`` document of a twin."""
+    accounts = [_account_view(state, account_id) for account_id in sorted(state.accounts)]
+    net_worth, total_debt = _balance_sheet(state)
+    live = state.transactions.values()
+    return {
+        "tenant_id": state.tenant_id,
+        "profile_id": state.profile_id,
+        "version": state.version,
+        "source_event_id": state.last_event_id,
+        "accounts": accounts,
+        "net_worth": net_worth,
+        "total_debt": total_debt,
+        "transaction_count": len(state.transactions),
+        "pending_transaction_count": sum(1 for entry in live if entry.pending),
+    }
+
+
+def _account_view(state: ProfileState, account_id: str) -> dict[str, Any]:
+    entry = state.accounts[account_id]
+    doc = dict(entry.doc)
+    currency = doc["currency"]
+    doc["balances"] = {
+        name.removesuffix("_minor"): _optional_money(amount, currency)
+        for name, amount in doc["balances"].items()
+    }
+    doc["source_event_id"] = entry.source_event_id
+    doc["version"] = entry.version
+    return doc
+
+
+def _balance_sheet(state: ProfileState) -> tuple[Any, Any]:
+    """Return net worth and total debt, per currency until a base currency exists.
+
+    Net worth sums every account's current balance (liabilities are negative). Total debt is
+    the positive amount owed on credit and loan accounts; a card in credit is not debt.
+    """
+    worth: dict[str, int] = defaultdict(int)
+    debt: dict[str, int] = defaultdict(int)
+    for entry in state.accounts.values():
+        currency = entry.doc["currency"]
+        current = entry.doc["balances"]["current_minor"]
+        worth[currency] += current
+        # Every currency appears in the debt breakdown, at zero when nothing is owed in it.
+        debt[currency] += max(0, -current) if entry.doc["type"] in _LIABILITY_TYPES else 0
+    if state.balance_source is None:
+        return None, None
+    event_id, version = state.balance_source
+    provenance = {"source_event_id": event_id, "version": version}
+    net_worth = [{**_money(worth[c], c), **provenance} for c in sorted(worth)]
+    total_debt = [{**_money(debt[c], c), **provenance} for c in sorted(debt)]
+    if len(net_worth) == 1:
+        return net_worth[0], total_debt[0]
+    return net_worth, total_debt
+
+
+def _money(amount_minor: int, currency: str) -> dict[str, str]:
+    return {"value": format_minor(amount_minor, currency), "currency": currency}
+
+
+def _optional_money(amount_minor: int | None, currency: str) -> dict[str, str] | None:
+    return None if amount_minor is None else _money(amount_minor, currency)

@@ -1,0 +1,383 @@
+"""The per-profile twin: decide which events an observation causes, and fold events into state.
+
+``apply`` is the fold the dataflow runs: ``(state | None, observation) -> (state, events)``.
+It decides each event against the state as it stands and immediately folds it with ``evolve``,
+the same function a replay of the event log uses, so the live twin and a rebuilt one cannot
+drift apart.
+
+State is a frozen value rebuilt once per observation. It keeps integers and short strings,
+not models: one small tuple per retained transaction, enough to dedupe and to order changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, NamedTuple
+
+from operators.exceptions import RejectedInput
+from operators.observations import (
+    AccountsObserved,
+    Observation,
+    SyncContext,
+    TransactionUpsert,
+)
+from schemas.canonical import GENESIS_HASH, content_hash
+from schemas.envelopes import utc_iso
+from schemas.events import Event, EventType
+from schemas.records import Reason
+
+
+class TxEntry(NamedTuple):
+    """What the twin retains of a transaction: enough to dedupe and to order changes."""
+
+    content_hash: str
+    pending: bool
+    as_of_us: int
+    account_id: str
+
+
+class AccountEntry(NamedTuple):
+    """An account document (FOS, minor units) with the provenance of its balances."""
+
+    doc: Mapping[str, Any]
+    as_of_us: int
+    source_event_id: str
+    version: int
+
+
+class SyncProgress(NamedTuple):
+    """Pages of one sync seen so far and what they changed, until the sync completes."""
+
+    pages: frozenset[int]
+    last_page: int | None
+    counts: tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileState:
+    """The twin of one profile: its stream position, accounts and retained transactions.
+
+    ``open_syncs`` and ``noops`` are bookkeeping of the inputs, not facts of the profile:
+    a replay of the event log rebuilds everything else.
+    """
+
+    tenant_id: str
+    profile_id: str
+    version: int = 0
+    last_hash: str = GENESIS_HASH
+    last_event_id: str | None = None
+    accounts: Mapping[str, AccountEntry] = field(default_factory=dict)
+    transactions: Mapping[str, TxEntry] = field(default_factory=dict)
+    tombstones: Mapping[str, int] = field(default_factory=dict)
+    balance_source: tuple[str, int] | None = None
+    open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
+    noops: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventSourceInfo:
+    """Coordinates of the input being applied, copied into each event's ``source``."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def describe(self, context: SyncContext) -> dict[str, Any]:
+        """Return the ``source`` mapping of an event caused by this input."""
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "provider": context.provider,
+            "connection_id": context.connection_id,
+            "sync_id": context.sync_id,
+        }
+
+
+class _Counts:
+    """Per-observation tallies that feed the ``TransactionsImported`` summary."""
+
+    __slots__ = ("added", "removed", "stale", "unchanged", "updated")
+
+    def __init__(self) -> None:
+        self.added = self.updated = self.removed = self.unchanged = self.stale = 0
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        return (self.added, self.updated, self.removed, self.unchanged, self.stale)
+
+
+class _Work:
+    """A private, mutable copy of the state while one observation is applied."""
+
+    def __init__(
+        self, state: ProfileState, occurred_at: str = "", source: dict[str, Any] | None = None
+    ) -> None:
+        self.state = state
+        self.occurred_at = occurred_at
+        self.as_of_us = _micros_iso(occurred_at) if occurred_at else 0
+        self.source = source or {}
+        self.version = state.version
+        self.last_hash = state.last_hash
+        self.last_event_id = state.last_event_id
+        self.accounts = dict(state.accounts)
+        self.transactions = dict(state.transactions)
+        self.tombstones = dict(state.tombstones)
+        self.balance_source = state.balance_source
+        self.events: list[Event] = []
+
+    def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
+        event = Event.create(
+            event_type=event_type.value,
+            tenant_id=self.state.tenant_id,
+            profile_id=self.state.profile_id,
+            stream_version=self.version + 1,
+            occurred_at=self.occurred_at,
+            source=self.source,
+            payload=payload,
+            prev_hash=self.last_hash,
+        )
+        evolve_into(self, event)
+        self.events.append(event)
+        return event
+
+    def freeze(self, **changes: Any) -> ProfileState:
+        return replace(
+            self.state,
+            version=self.version,
+            last_hash=self.last_hash,
+            last_event_id=self.last_event_id,
+            accounts=self.accounts,
+            transactions=self.transactions,
+            tombstones=self.tombstones,
+            balance_source=self.balance_source,
+            **changes,
+        )
+
+
+def initial_state(stream_key: str) -> ProfileState:
+    """Return the empty twin of the profile named by ``tenant:profile``."""
+    tenant_id, _, profile_id = stream_key.partition(":")
+    return ProfileState(tenant_id=tenant_id, profile_id=profile_id)
+
+
+def apply(
+    state: ProfileState, observation: Observation, origin: EventSourceInfo
+) -> tuple[ProfileState, list[Event]]:
+    """Fold one observation into the twin and return the new state and the events it caused.
+
+    Raises:
+        RejectedInput: on an idempotency conflict; the state is then left as it was.
+    """
+    context = observation.context
+    work = _Work(state, utc_iso(context.received_at), origin.describe(context))
+    if isinstance(observation, AccountsObserved):
+        for account in sorted(observation.accounts, key=lambda a: a.account_id):
+            _decide_account(work, account.model_dump(mode="json"))
+        return work.freeze(), work.events
+    counts = _Counts()
+    for upsert in observation.upserts:
+        _decide_upsert(work, upsert, counts)
+    for removed_id in observation.removed:
+        _decide_removal(work, removed_id, counts)
+    open_syncs, noops = _track_sync(work, context, counts)
+    return work.freeze(open_syncs=open_syncs, noops=noops), work.events
+
+
+def _decide_account(work: _Work, doc: dict[str, Any]) -> None:
+    existing = work.accounts.get(doc["account_id"])
+    if existing is None:
+        work.emit(EventType.ACCOUNT_CREATED, {"account": doc})
+        return
+    if work.as_of_us < existing.as_of_us:
+        # An older report than the one applied: applying it would roll balances back.
+        return
+    old = existing.doc
+    if {**old, "balances": None} != {**doc, "balances": None}:
+        work.emit(EventType.ACCOUNT_UPDATED, {"account": doc})
+    if old["balances"] != doc["balances"]:
+        payload = {
+            "account_id": doc["account_id"],
+            "currency": doc["currency"],
+            "balances": doc["balances"],
+        }
+        work.emit(EventType.BALANCE_UPDATED, payload)
+
+
+def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> None:
+    doc = upsert.transaction.model_dump(mode="json")
+    digest = content_hash(doc)
+    txn_id = doc["transaction_id"]
+    existing = work.transactions.get(txn_id)
+    if existing is not None:
+        if existing.content_hash == digest:
+            counts.unchanged += 1
+        elif existing.as_of_us > work.as_of_us:
+            counts.stale += 1
+        elif not upsert.modified:
+            msg = f"transaction {doc['provider_transaction_id']} was added again with other content"
+            raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "transaction_id", msg)
+        else:
+            payload = {"transaction": doc, "content_hash": digest, "replaces": None}
+            work.emit(EventType.TRANSACTION_UPDATED, payload)
+            counts.updated += 1
+        return
+    if work.tombstones.get(txn_id, -1) >= work.as_of_us:
+        # Removed or settled by a report at least as new as this one: a replayed old page.
+        counts.stale += 1
+        return
+    pending_id = doc["pending_transaction_id"]
+    payload = {"transaction": doc, "content_hash": digest, "replaces": pending_id}
+    pending = work.transactions.get(pending_id) if pending_id else None
+    if pending is not None and pending.pending:
+        # The posted transaction takes the pending one's place: one transaction, never two.
+        work.emit(EventType.TRANSACTION_UPDATED, payload)
+        counts.updated += 1
+    else:
+        work.emit(EventType.TRANSACTION_ADDED, payload)
+        counts.added += 1
+
+
+def _decide_removal(work: _Work, txn_id: str, counts: _Counts) -> None:
+    existing = work.transactions.get(txn_id)
+    if existing is None:
+        counts.unchanged += 1
+        return
+    if existing.as_of_us > work.as_of_us:
+        counts.stale += 1
+        return
+    work.emit(EventType.TRANSACTION_REMOVED, {"transaction_id": txn_id})
+    counts.removed += 1
+
+
+def _track_sync(
+    work: _Work, context: SyncContext, counts: _Counts
+) -> tuple[dict[str, SyncProgress], int]:
+    """Accumulate this page into its sync and emit the summary once every page is in."""
+    open_syncs = dict(work.state.open_syncs)
+    noops = work.state.noops + counts.unchanged + counts.stale
+    progress = open_syncs.pop(context.sync_id, SyncProgress(frozenset(), None, (0, 0, 0, 0, 0)))
+    pages = progress.pages | {context.page}
+    last_page = context.page if context.last_page else progress.last_page
+    total = tuple(a + b for a, b in zip(progress.counts, counts.as_tuple(), strict=True))
+    if last_page is None or len(pages) < last_page + 1:
+        open_syncs[context.sync_id] = SyncProgress(pages, last_page, total)  # type: ignore[arg-type]
+        return open_syncs, noops
+    added, updated, removed, unchanged, stale = total
+    if added or updated or removed:
+        payload = {
+            "sync_id": context.sync_id,
+            "connection_id": context.connection_id,
+            "provider": context.provider,
+            "pages": last_page + 1,
+            "added": added,
+            "updated": updated,
+            "removed": removed,
+            "unchanged": unchanged,
+            "stale": stale,
+        }
+        work.emit(EventType.TRANSACTIONS_IMPORTED, payload)
+    return open_syncs, noops
+
+
+# --- evolve: the only place state changes, shared by the live fold and log replays ---------
+
+
+def evolve_into(work: _Work, event: Event) -> None:
+    """Fold one event into the working state."""
+    _EVOLVERS[event.type](work, event)
+    work.version = event.stream_version
+    work.last_hash = event.hash
+    work.last_event_id = event.event_id
+
+
+def _evolve_account(work: _Work, event: Event) -> None:
+    doc = event.payload["account"]
+    work.accounts[doc["account_id"]] = AccountEntry(
+        doc, _micros_iso(event.occurred_at), event.event_id, event.stream_version
+    )
+    work.balance_source = (event.event_id, event.stream_version)
+
+
+def _evolve_account_updated(work: _Work, event: Event) -> None:
+    doc = event.payload["account"]
+    entry = work.accounts[doc["account_id"]]
+    merged = {**doc, "balances": entry.doc["balances"]}
+    work.accounts[doc["account_id"]] = entry._replace(doc=merged)
+
+
+def _evolve_balance(work: _Work, event: Event) -> None:
+    account_id = event.payload["account_id"]
+    entry = work.accounts[account_id]
+    work.accounts[account_id] = AccountEntry(
+        {**entry.doc, "balances": event.payload["balances"]},
+        _micros_iso(event.occurred_at),
+        event.event_id,
+        event.stream_version,
+    )
+    work.balance_source = (event.event_id, event.stream_version)
+
+
+def _evolve_transaction(work: _Work, event: Event) -> None:
+    doc = event.payload["transaction"]
+    as_of_us = _micros_iso(event.occurred_at)
+    replaces = event.payload["replaces"]
+    if replaces is not None:
+        work.transactions.pop(replaces, None)
+        work.tombstones[replaces] = as_of_us
+    work.transactions[doc["transaction_id"]] = TxEntry(
+        event.payload["content_hash"], doc["status"] == "PENDING", as_of_us, doc["account_id"]
+    )
+
+
+def _evolve_removed(work: _Work, event: Event) -> None:
+    txn_id = event.payload["transaction_id"]
+    del work.transactions[txn_id]
+    work.tombstones[txn_id] = _micros_iso(event.occurred_at)
+
+
+def _evolve_nothing(work: _Work, event: Event) -> None:
+    """Summaries change no state beyond the stream position."""
+
+
+_EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
+    EventType.ACCOUNT_CREATED.value: _evolve_account,
+    EventType.ACCOUNT_UPDATED.value: _evolve_account_updated,
+    EventType.BALANCE_UPDATED.value: _evolve_balance,
+    EventType.TRANSACTION_ADDED.value: _evolve_transaction,
+    EventType.TRANSACTION_UPDATED.value: _evolve_transaction,
+    EventType.TRANSACTION_REMOVED.value: _evolve_removed,
+    EventType.TRANSACTIONS_IMPORTED.value: _evolve_nothing,
+}
+
+
+def replay(stream_key: str, events: Iterable[Event]) -> ProfileState:
+    """Rebuild a twin from its events, in stream order, as a fresh worker would."""
+    work = _Work(initial_state(stream_key))
+    for event in events:
+        if event.stream_version != work.version + 1:
+            msg = f"{stream_key}: expected version {work.version + 1}, got {event.stream_version}"
+            raise ValueError(msg)
+        evolve_into(work, event)
+    return work.freeze()
+
+
+def _micros(moment: dt.datetime) -> int:
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _micros_iso(text: str) -> int:
+    return _micros(dt.datetime.fromisoformat(text))
+
+
+__all__ = [
+    "AccountEntry",
+    "EventSourceInfo",
+    "ProfileState",
+    "TxEntry",
+    "apply",
+    "initial_state",
+    "replay",
+]
