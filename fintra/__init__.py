@@ -1,0 +1,1 @@
+"""The fintra command: settings, embedded stack, migrations and the CLI."""

@@ -1,0 +1,196 @@
+"""The ``fintra`` command: the composition root of FintraOS Core."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import orjson
+
+from fintra import embedded, stack
+from fintra.demo import run_demo
+from fintra.embedded import EmbeddedStackError, StackInfo
+from fintra.ingest import publish, read_lines
+from fintra.migrate import migrate
+from fintra.profiles import load_profile
+from fintra.runner import run
+from fintra.settings import CONNECT_SYNC_TOPIC, Settings, SettingsError, load
+from fintra.topics import ensure_topics
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 1."""
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _require_stack(settings: Settings) -> StackInfo:
+    info = stack.current(settings)
+    if info is None:
+        return stack.up(settings)
+    return info
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the embedded stack (or check the external one) and prepare topics and schema."""
+    info = stack.up(settings)
+    where = "embedded" if info.embedded else "external"
+    print(f"{where} stack ready: kafka {info.kafka_brokers}, database {info.database_url}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    """Stop the embedded stack."""
+    if embedded.from_environment() is not None:
+        print("external stack configured: nothing to stop")
+        return 0
+    embedded.stop(settings.home)
+    print("embedded stack stopped")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Report where the broker and the database are."""
+    info = stack.current(settings)
+    if info is None:
+        if args.json:
+            _print_json(
+                {"kafka_brokers": None, "database_url": None, "embedded": True, "running": False}
+            )
+        else:
+            print("embedded stack is not running (start it with `fintra up`)")
+        return 1
+    if args.json:
+        _print_json(
+            {
+                "kafka_brokers": info.kafka_brokers,
+                "database_url": info.database_url,
+                "embedded": info.embedded,
+            }
+        )
+    else:
+        print(
+            f"kafka {info.kafka_brokers}\ndatabase {info.database_url}\n"
+            f"embedded {str(info.embedded).lower()}"
+        )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply pending SQL migrations."""
+    info = _require_stack(settings)
+    applied = migrate(info.database_url, settings.db_schema)
+    print(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
+    return 0
+
+
+def cmd_topics_create(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the declared topics that are missing."""
+    info = _require_stack(settings)
+    created = ensure_topics(info.kafka_brokers, settings.topic_prefix)
+    print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Publish Connect envelopes from JSON-lines files."""
+    paths = [Path(p) for p in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        msg = f"no such file: {', '.join(missing)}"
+        raise CliError(msg)
+    info = _require_stack(settings)
+    topic = settings.topic(CONNECT_SYNC_TOPIC)
+    count = publish(info.kafka_brokers, topic, read_lines(paths))
+    print(f"published {count} envelopes to {topic}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the core flow."""
+    info = _require_stack(settings)
+    stack.prepare(settings, info)
+    run(settings, info, until_idle=args.until_idle)
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    """Print a profile's projection as JSON."""
+    info = _require_stack(settings)
+    doc = load_profile(info.database_url, settings.db_schema, args.tenant, args.profile)
+    if doc is None:
+        msg = f"no profile {args.tenant}:{args.profile} (has `fintra run` processed its syncs?)"
+        raise CliError(msg)
+    _print_json(doc)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the end-to-end demo on generated data."""
+    return run_demo(
+        settings, seed=args.seed, tenants=args.tenants, profiles=args.profiles, months=args.months
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every ``fintra`` command."""
+    parser = argparse.ArgumentParser(prog="fintra", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("up", cmd_up, "start the embedded broker and database; ensure topics and schema")
+    add("down", cmd_down, "stop the embedded broker and database")
+    status = add("status", cmd_status, "show which broker and database are in use")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    add("migrate", cmd_migrate, "apply pending SQL migrations")
+    topics = add("topics", cmd_topics_create, "manage topics")
+    topics.add_argument("action", choices=["create"], help="create missing topics")
+    ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    run_cmd = add("run", cmd_run, "run the core flow")
+    run_cmd.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit once every input is consumed and every sink committed",
+    )
+    profile = add("profile", cmd_profile, "print a profile projection as JSON")
+    profile.add_argument("tenant")
+    profile.add_argument("profile")
+    demo = add("demo", cmd_demo, "generate sample syncs, process them and summarise each profile")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--tenants", type=int, default=2)
+    demo.add_argument("--profiles", type=int, default=3, help="profiles per tenant")
+    demo.add_argument("--months", type=int, default=6)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fintra`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load()
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except (CliError, SettingsError, EmbeddedStackError) as exc:
+        print(f"fintra: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

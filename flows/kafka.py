@@ -1,0 +1,82 @@
+"""Conversions between Kafka messages and the flow's records."""
+
+from __future__ import annotations
+
+import orjson
+from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
+
+from operators.decode import parse_key
+from operators.exceptions import RejectedInput
+from operators.pipeline import Output, ProfileDocument
+from schemas.events import Event
+from schemas.records import DeadLetter, RawRecord
+
+SourceItem = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
+SinkMessage = KafkaSinkMessage[bytes | None, bytes | None]
+
+
+def to_raw_record(message: SourceItem) -> RawRecord:
+    """Keep a message's bytes and coordinates; nothing is parsed here.
+
+    The source raises on consumer errors (they are not input), so only messages arrive.
+    """
+    assert isinstance(message, KafkaSourceMessage)  # noqa: S101
+    return RawRecord(
+        key=message.key,
+        value=message.value,
+        topic=message.topic or "",
+        partition=message.partition if message.partition is not None else -1,
+        offset=message.offset if message.offset is not None else -1,
+    )
+
+
+def key_error(record: RawRecord) -> DeadLetter | None:
+    """Return a dead letter when the record's key names no profile, else ``None``."""
+    try:
+        parse_key(record.key)
+    except RejectedInput as exc:
+        return DeadLetter(exc.reason, exc.field, exc.message, record)
+    return None
+
+
+def only_events(item: Output) -> Event | None:
+    """Pass events through; drop everything else."""
+    return item if isinstance(item, Event) else None
+
+
+def only_dead_letters(item: Output) -> DeadLetter | None:
+    """Pass dead letters through; drop everything else."""
+    return item if isinstance(item, DeadLetter) else None
+
+
+def only_stored(item: Output) -> Event | ProfileDocument | None:
+    """Pass what PostgreSQL stores (events and profile documents); drop dead letters."""
+    return None if isinstance(item, DeadLetter) else item
+
+
+def stream_key(record: RawRecord) -> str:
+    """The profile key of a record whose key was checked."""
+    assert record.key is not None  # noqa: S101 - routed here only after key_error said None
+    return record.key.decode()
+
+
+def event_message(event: Event) -> SinkMessage:
+    """Publish an event keyed by its profile stream."""
+    return KafkaSinkMessage(
+        key=f"{event.tenant_id}:{event.profile_id}".encode(),
+        value=event.to_json(),
+        headers=[
+            ("event_id", event.event_id.encode()),
+            ("type", event.type.encode()),
+            ("tenant_id", event.tenant_id.encode()),
+        ],
+    )
+
+
+def dead_letter_message(letter: DeadLetter) -> SinkMessage:
+    """Publish a dead letter keyed like its input, with the reason as a header."""
+    return KafkaSinkMessage(
+        key=letter.record.key,
+        value=orjson.dumps(letter.to_dict(), option=orjson.OPT_SORT_KEYS),
+        headers=[("reason", letter.reason.value.encode())],
+    )

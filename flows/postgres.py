@@ -1,0 +1,224 @@
+"""The PostgreSQL sink: the event log and the profile projection, one transaction per batch.
+
+Rows go in by COPY into session-local staging tables, then ``INSERT … SELECT … ON CONFLICT
+DO NOTHING`` against the event-id ledger, so a batch Bytewax replays after a crash adds
+nothing. Profile documents are coalesced per profile and upserted only when their version
+grows. Events and the projections they explain commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Final
+
+import orjson
+import psycopg
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from prometheus_client import Counter, Histogram
+from psycopg import sql
+
+from flows.exceptions import StoreError
+from operators.pipeline import ProfileDocument
+from schemas.events import Event
+
+SinkItem = Event | ProfileDocument
+
+_log = logging.getLogger(__name__)
+
+EVENT_COLUMNS: Final = (
+    "event_id",
+    "tenant_id",
+    "profile_id",
+    "stream_version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "source",
+    "payload",
+    "payload_hash",
+    "prev_hash",
+)
+
+_SETUP: Final = """
+CREATE TEMP TABLE IF NOT EXISTS stage_events
+    (LIKE core_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_profiles
+    (LIKE view_unified_profile INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+"""
+
+_COPY_PROFILES: Final = (
+    "COPY stage_profiles (tenant_id, profile_id, version, source_event_id, doc) FROM STDIN"
+)
+
+_ENSURE_PARTITIONS: Final = """
+SELECT core_ensure_event_partition(month)
+FROM (SELECT DISTINCT date_trunc('month', occurred_at) AS month FROM stage_events) months
+"""
+
+_INSERT_EVENTS: Final = """
+WITH fresh AS (
+    INSERT INTO core_event_ids (event_id, tenant_id, profile_id, stream_version, occurred_at)
+    SELECT DISTINCT ON (event_id) event_id, tenant_id, profile_id, stream_version, occurred_at
+    FROM stage_events
+    ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+)
+INSERT INTO core_events
+SELECT DISTINCT ON (s.event_id) s.* FROM stage_events s JOIN fresh USING (event_id)
+ORDER BY s.event_id
+"""
+
+_UPSERT_PROFILES: Final = """
+INSERT INTO view_unified_profile AS v (tenant_id, profile_id, version, source_event_id, doc)
+SELECT tenant_id, profile_id, version, source_event_id, doc FROM stage_profiles
+ON CONFLICT (tenant_id, profile_id) DO UPDATE
+SET version = EXCLUDED.version, source_event_id = EXCLUDED.source_event_id, doc = EXCLUDED.doc
+WHERE v.version < EXCLUDED.version
+"""
+
+EVENTS_WRITTEN = Counter(
+    "fintra_event_log_rows_total", "Events offered to the event log, by outcome", ["outcome"]
+)
+BATCH_SECONDS = Histogram(
+    "fintra_sink_batch_duration_seconds", "Time to commit one sink batch", ["sink"]
+)
+BATCH_SIZE = Histogram(
+    "fintra_sink_batch_size",
+    "Items per sink batch",
+    ["sink"],
+    buckets=(1, 10, 50, 100, 500, 1000, 5000, 10000),
+)
+
+
+def coalesce_profiles(items: Iterable[ProfileDocument]) -> list[ProfileDocument]:
+    """Keep only the newest document of each profile in a batch."""
+    newest: dict[tuple[str, str], ProfileDocument] = {}
+    for item in items:
+        key = (item.tenant_id, item.profile_id)
+        held = newest.get(key)
+        if held is None or held.version < item.version:
+            newest[key] = item
+    return [newest[key] for key in sorted(newest)]
+
+
+def event_row(event: Event) -> tuple[object, ...]:
+    """Return the COPY row of an event, in ``EVENT_COLUMNS`` order."""
+    return (
+        event.event_id,
+        event.tenant_id,
+        event.profile_id,
+        event.stream_version,
+        event.type,
+        event.schema_version,
+        event.occurred_at,
+        orjson.dumps(event.source).decode(),
+        orjson.dumps(event.payload, option=orjson.OPT_SORT_KEYS).decode(),
+        event.payload_hash,
+        event.prev_hash,
+    )
+
+
+def profile_row(doc: ProfileDocument) -> tuple[object, ...]:
+    """Return the COPY row of a profile document."""
+    body = orjson.dumps(doc.doc, option=orjson.OPT_SORT_KEYS).decode()
+    return (doc.tenant_id, doc.profile_id, doc.version, doc.source_event_id, body)
+
+
+class EventLogWriter:
+    """Writes batches of events and profile documents to one schema, retrying outages."""
+
+    def __init__(self, database_url: str, schema: str, *, attempts: int = 8) -> None:
+        self._url = database_url
+        self._schema = schema
+        self._attempts = attempts
+        self._conn: psycopg.Connection | None = None
+
+    def write(self, items: list[SinkItem]) -> int:
+        """Commit one batch; return how many events were new to the log.
+
+        A lost connection is retried with backoff: the batch is idempotent, so writing it
+        again after an unknown outcome is safe.
+        """
+        events = [item for item in items if isinstance(item, Event)]
+        profiles = coalesce_profiles(i for i in items if isinstance(i, ProfileDocument))
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return self._write_once(events, profiles)
+            except psycopg.OperationalError as exc:
+                self.close()
+                if attempt == self._attempts:
+                    msg = f"PostgreSQL unreachable after {attempt} attempts: {exc}"
+                    raise StoreError(msg) from exc
+                delay = min(0.2 * 2**attempt, 10.0)
+                _log.warning("PostgreSQL write failed (%s); retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            conn = psycopg.connect(self._url, autocommit=True)
+            conn.execute(
+                sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self._schema))
+            )
+            conn.execute(_SETUP)
+            conn.autocommit = False
+            self._conn = conn
+        return self._conn
+
+    def _write_once(self, events: list[Event], profiles: list[ProfileDocument]) -> int:
+        conn = self._connection()
+        inserted = 0
+        with conn.transaction(), conn.cursor() as cur:
+            if events:
+                columns = sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
+                copy_sql = sql.SQL("COPY stage_events ({}) FROM STDIN").format(columns)
+                with cur.copy(copy_sql) as copy:
+                    for event in events:
+                        copy.write_row(event_row(event))
+                cur.execute(_ENSURE_PARTITIONS)
+                cur.execute(_INSERT_EVENTS)
+                inserted = cur.rowcount
+            if profiles:
+                with cur.copy(_COPY_PROFILES) as copy:
+                    for doc in profiles:
+                        copy.write_row(profile_row(doc))
+                cur.execute(_UPSERT_PROFILES)
+        EVENTS_WRITTEN.labels("inserted").inc(inserted)
+        EVENTS_WRITTEN.labels("duplicate").inc(len(events) - inserted)
+        return inserted
+
+    def close(self) -> None:
+        """Close the connection; the next write reconnects."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+
+class _PostgresPartition(StatelessSinkPartition[SinkItem]):
+    def __init__(self, writer: EventLogWriter) -> None:
+        self._writer = writer
+
+    def write_batch(self, items: list[SinkItem]) -> None:
+        BATCH_SIZE.labels("postgres").observe(len(items))
+        with BATCH_SECONDS.labels("postgres").time():
+            self._writer.write(items)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class PostgresSink(DynamicSink[SinkItem]):
+    """Each worker writes its own events and profile documents (keys never overlap)."""
+
+    def __init__(self, database_url: str, schema: str) -> None:
+        self._url = database_url
+        self._schema = schema
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
+        """Open one writer per worker."""
+        return _PostgresPartition(EventLogWriter(self._url, self._schema))

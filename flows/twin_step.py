@@ -1,0 +1,55 @@
+"""The stateful twin step: one ``StatefulLogic`` per profile key, around the pure pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from bytewax.operators import StatefulLogic
+from prometheus_client import Counter
+
+from operators.decode import DecodeLimits
+from operators.pipeline import Output, process
+from operators.twin import ProfileState
+from schemas.events import Event
+from schemas.records import DeadLetter, RawRecord
+
+INPUTS = Counter("fintra_inputs_total", "Inputs taken by the twin, by topic", ["topic"])
+DEAD_LETTERS = Counter("fintra_dead_letters_total", "Inputs dead-lettered, by reason", ["reason"])
+EVENTS = Counter("fintra_events_total", "Events emitted, by type", ["type"])
+DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what the twin had")
+
+
+class TwinLogic(StatefulLogic[RawRecord, Output, ProfileState]):
+    """Holds one profile's twin; the state is frozen, so a snapshot needs no copy."""
+
+    def __init__(self, state: ProfileState | None, limits: DecodeLimits) -> None:
+        self._state = state
+        self._limits = limits
+
+    def on_item(self, value: RawRecord) -> tuple[Iterable[Output], bool]:
+        """Apply one record and count what happened."""
+        stream_key = value.key.decode() if value.key else ""
+        before = self._state.noops if self._state is not None else 0
+        self._state, outputs = process(self._state, stream_key, value, self._limits)
+        INPUTS.labels(value.topic).inc()
+        DEDUPE_NOOPS.inc(self._state.noops - before)
+        for output in outputs:
+            if isinstance(output, Event):
+                EVENTS.labels(output.type).inc()
+            elif isinstance(output, DeadLetter):
+                DEAD_LETTERS.labels(output.reason.value).inc()
+        return outputs, StatefulLogic.RETAIN
+
+    def snapshot(self) -> ProfileState:
+        """Return the state as is: it is never mutated after a step."""
+        assert self._state is not None  # noqa: S101 - on_item always runs before a snapshot
+        return self._state
+
+
+def twin_builder(limits: DecodeLimits) -> Callable[[ProfileState | None], TwinLogic]:
+    """Return the builder Bytewax calls for each new or resumed profile key."""
+
+    def build(resume_state: ProfileState | None) -> TwinLogic:
+        return TwinLogic(resume_state, limits)
+
+    return build

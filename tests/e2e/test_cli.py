@@ -1,0 +1,101 @@
+"""The ``fintra`` command as a user runs it, on the session's broker and database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fintra.embedded import StackInfo
+from tests.support.envelopes import envelope, plaid_fixture, plaid_txn, sync_page
+
+pytestmark = pytest.mark.e2e
+
+
+def _fintra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fintra.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_env(stack: StackInfo, tmp_path: Path, unique_name: Callable[[str], str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FINTRA_HOME": str(tmp_path / "home"),
+        "FINTRA_KAFKA_BROKERS": stack.kafka_brokers,
+        "FINTRA_DATABASE_URL": stack.database_url,
+        "FINTRA_DB_SCHEMA": unique_name("cli"),
+        "FINTRA_TOPIC_PREFIX": unique_name("cli") + ".",
+        "FINTRA_EPOCH_INTERVAL_SECONDS": "0.5",
+    }
+
+
+def test_up_ingest_run_profile(cli_env: dict[str, str], stack: StackInfo, tmp_path: Path) -> None:
+    up = _fintra(cli_env, "up")
+    assert up.returncode == 0, up.stderr
+    status = _fintra(cli_env, "status", "--json")
+    assert json.loads(status.stdout) == {
+        "kafka_brokers": stack.kafka_brokers,
+        "database_url": stack.database_url,
+        "embedded": False,
+    }
+    syncs = tmp_path / "syncs.jsonl"
+    lines = [
+        envelope(plaid_fixture("accounts_balance_get.json"), kind="accounts"),
+        envelope(
+            sync_page(
+                added=[
+                    plaid_txn(
+                        "a",
+                        12.5,
+                        account_id="BxBXxLj1m4HMXBm9WZZmCWVbPjX16EHwv99vp",
+                        currency="USD",
+                    )
+                ]
+            )
+        ),
+    ]
+    syncs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    ingest = _fintra(cli_env, "ingest", str(syncs))
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stdout.startswith("published 2 envelopes")
+
+    ran = _fintra(cli_env, "run", "--until-idle")
+    assert ran.returncode == 0, ran.stderr
+
+    shown = _fintra(cli_env, "profile", "t1", "p1")
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert (doc["tenant_id"], doc["profile_id"]) == ("t1", "p1")
+    assert doc["transaction_count"] == 1
+    assert doc["net_worth"] == {
+        "value": "-65562.00",
+        "currency": "USD",
+        "source_event_id": doc["net_worth"]["source_event_id"],
+        "version": 3,
+    }
+    assert doc["total_debt"]["value"] == "65672.00"
+    checking = next(a for a in doc["accounts"] if a["name"] == "Plaid Checking")
+    assert checking["balances"]["current"] == {"value": "110.00", "currency": "USD"}
+    assert doc["version"] == 5
+
+    missing = _fintra(cli_env, "profile", "t1", "nobody")
+    assert missing.returncode == 1
+    assert "no profile t1:nobody" in missing.stderr
+
+
+def test_ingest_of_a_missing_file_says_so(cli_env: dict[str, str]) -> None:
+    result = _fintra(cli_env, "ingest", "/nonexistent/syncs.jsonl")
+    assert result.returncode == 1
+    assert "no such file: /nonexistent/syncs.jsonl" in result.stderr
