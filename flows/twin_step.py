@@ -13,7 +13,11 @@ from operators.twin import ProfileState
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
 
-INPUTS = Counter("fintra_inputs_total", "Inputs taken by the twin, by topic", ["topic"])
+INPUTS = Counter(
+    "fintra_inputs_total",
+    "Inputs read, by topic and outcome (accepted or dead_lettered)",
+    ["topic", "outcome"],
+)
 DEAD_LETTERS = Counter("fintra_dead_letters_total", "Inputs dead-lettered, by reason", ["reason"])
 EVENTS = Counter("fintra_events_total", "Events emitted, by type", ["type"])
 DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what the twin had")
@@ -31,19 +35,29 @@ class TwinLogic(StatefulLogic[RawRecord, Output, ProfileState]):
         stream_key = value.key.decode() if value.key else ""
         before = self._state.noops if self._state is not None else 0
         self._state, outputs = process(self._state, stream_key, value, self._limits)
-        INPUTS.labels(value.topic).inc()
         DEDUPE_NOOPS.inc(self._state.noops - before)
+        rejected = False
         for output in outputs:
             if isinstance(output, Event):
                 EVENTS.labels(output.type).inc()
             elif isinstance(output, DeadLetter):
-                DEAD_LETTERS.labels(output.reason.value).inc()
+                count_dead_letter(output)
+                rejected = True
+        if not rejected:
+            INPUTS.labels(value.topic, "accepted").inc()
         return outputs, StatefulLogic.RETAIN
 
     def snapshot(self) -> ProfileState:
         """Return the state as is: it is never mutated after a step."""
         assert self._state is not None  # noqa: S101 - on_item always runs before a snapshot
         return self._state
+
+
+def count_dead_letter(letter: DeadLetter) -> DeadLetter:
+    """Count a dead-lettered input, by its topic and by its reason."""
+    INPUTS.labels(letter.record.topic, "dead_lettered").inc()
+    DEAD_LETTERS.labels(letter.reason.value).inc()
+    return letter
 
 
 def twin_builder(limits: DecodeLimits) -> Callable[[ProfileState | None], TwinLogic]:
