@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas.envelopes import ConnectEnvelope
 from schemas.records import Reason
 
 
@@ -17,3 +18,9 @@ class RejectedInput(OperatorError):
         self.reason = reason
         self.field = field
         self.message = message
+
+
+def unsupported_kind(envelope: ConnectEnvelope) -> RejectedInput:
+    """Return the rejection for an envelope kind its provider does not send."""
+    msg = f"provider {envelope.provider.value} does not send kind {envelope.kind.value!r}"
+    return RejectedInput(Reason.UNSUPPORTED_KIND, "kind", msg)

@@ -7,16 +7,19 @@ an envelope is applied whole or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from operators import plaid
 from operators.decode import DecodeLimits, decode_envelope
 from operators.exceptions import RejectedInput
+from operators.observations import Observation
 from operators.projection import profile_document
 from operators.twin import EventSourceInfo, ProfileState, apply, initial_state
+from schemas.envelopes import ConnectEnvelope, Provider
 from schemas.events import Event
-from schemas.records import DeadLetter, RawRecord
+from schemas.records import DeadLetter, RawRecord, Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,25 @@ class ProfileDocument:
 Output = Event | DeadLetter | ProfileDocument
 
 
+Normaliser = Callable[[ConnectEnvelope, DecodeLimits], tuple[Observation, ...]]
+
+#: One normaliser per provider; each owns its vendor's conventions.
+NORMALISERS: dict[Provider, Normaliser] = {Provider.PLAID: plaid.normalise}
+
+
+def normalise(envelope: ConnectEnvelope, limits: DecodeLimits) -> tuple[Observation, ...]:
+    """Route an envelope to its provider's normaliser.
+
+    Raises:
+        RejectedInput: when no normaliser takes the provider, or the normaliser refuses it.
+    """
+    normaliser = NORMALISERS.get(envelope.provider)
+    if normaliser is None:
+        msg = f"provider {envelope.provider.value} is not supported yet"
+        raise RejectedInput(Reason.UNSUPPORTED_KIND, "provider", msg)
+    return normaliser(envelope, limits)
+
+
 def process(
     state: ProfileState | None, stream_key: str, record: RawRecord, limits: DecodeLimits
 ) -> tuple[ProfileState, list[Output]]:
@@ -44,9 +66,12 @@ def process(
     current = state if state is not None else initial_state(stream_key)
     try:
         envelope = decode_envelope(record, limits)
-        observation = plaid.normalise(envelope, limits)
+        observations = normalise(envelope, limits)
         origin = EventSourceInfo(record.topic, record.partition, record.offset)
-        new_state, events = apply(current, observation, origin)
+        new_state, events = current, []
+        for observation in observations:
+            new_state, caused = apply(new_state, observation, origin)
+            events.extend(caused)
     except RejectedInput as exc:
         letter = DeadLetter(exc.reason, exc.field, exc.message, record, current.tenant_id or None)
         return current, [letter]

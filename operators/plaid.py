@@ -17,9 +17,10 @@ from decimal import Decimal
 from typing import Final
 
 from operators.decode import DecodeLimits, validate_model
-from operators.exceptions import RejectedInput
+from operators.exceptions import RejectedInput, unsupported_kind
 from operators.observations import (
     AccountsObserved,
+    Observation,
     SyncContext,
     TransactionsObserved,
     TransactionUpsert,
@@ -76,18 +77,19 @@ def transaction_id(provider_account_id: str, provider_transaction_id: str) -> st
     return derived_id("txn", PROVIDER, provider_account_id, provider_transaction_id)
 
 
-def normalise(
-    envelope: ConnectEnvelope, limits: DecodeLimits
-) -> AccountsObserved | TransactionsObserved:
+def normalise(envelope: ConnectEnvelope, limits: DecodeLimits) -> tuple[Observation, ...]:
     """Normalise one Plaid envelope into FOS observations.
 
     Raises:
-        RejectedInput: when any part of the body cannot be taken exactly; the whole envelope
-            is refused so that a sync is never half applied.
+        RejectedInput: when any part of the body cannot be taken exactly (the whole envelope
+            is refused so that a sync is never half applied), or for a kind Plaid does not
+            send.
     """
     if envelope.kind is SyncKind.ACCOUNTS:
-        return _accounts(envelope)
-    return _transactions(envelope, limits)
+        return (_accounts(envelope),)
+    if envelope.kind is SyncKind.TRANSACTIONS_SYNC:
+        return (_transactions(envelope, limits),)
+    raise unsupported_kind(envelope)
 
 
 def _context(envelope: ConnectEnvelope, *, last_page: bool) -> SyncContext:

@@ -19,13 +19,28 @@ class Provider(StrEnum):
     """Data providers whose payloads Core normalises."""
 
     PLAID = "plaid"
+    YAPILY = "yapily"
+    CSV = "csv"
+    OFX = "ofx"
 
 
 class SyncKind(StrEnum):
-    """Which vendor endpoint a payload came from."""
+    """Which vendor endpoint (or which kind of file) a payload came from.
+
+    File kinds carry ``{"filename", "content_b64", ...}``: the raw bytes, base64-encoded, so
+    that encodings and line ends reach the parser untouched.
+    """
 
     ACCOUNTS = "accounts"
     TRANSACTIONS_SYNC = "transactions_sync"
+    INVESTMENTS_HOLDINGS = "investments_holdings"
+    INVESTMENTS_TRANSACTIONS = "investments_transactions"
+    LIABILITIES = "liabilities"
+    YAPILY_ACCOUNTS = "yapily_accounts"
+    YAPILY_BALANCES = "yapily_balances"
+    YAPILY_TRANSACTIONS = "yapily_transactions"
+    CSV_FILE = "csv_file"
+    OFX_FILE = "ofx_file"
 
 
 class ConnectEnvelope(BaseModel):

@@ -19,7 +19,7 @@ LIMITS = DecodeLimits()
 
 
 def _accounts(body: dict) -> AccountsObserved:
-    observed = plaid.normalise(
+    (observed,) = plaid.normalise(
         ConnectEnvelope.model_validate(envelope(body, kind="accounts")), LIMITS
     )
     assert isinstance(observed, AccountsObserved)
@@ -27,7 +27,7 @@ def _accounts(body: dict) -> AccountsObserved:
 
 
 def _page(body: dict) -> TransactionsObserved:
-    observed = plaid.normalise(ConnectEnvelope.model_validate(envelope(body)), LIMITS)
+    (observed,) = plaid.normalise(ConnectEnvelope.model_validate(envelope(body)), LIMITS)
     assert isinstance(observed, TransactionsObserved)
     return observed
 
