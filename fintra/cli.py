@@ -13,11 +13,19 @@ import orjson
 from fintra import embedded, stack
 from fintra.demo import run_demo
 from fintra.embedded import EmbeddedStackError, StackInfo
-from fintra.ingest import publish, read_lines
+from fintra.ingest import publish, publish_keyed, read_lines
 from fintra.migrate import migrate
 from fintra.profiles import load_profile
+from fintra.registry import RegistryFileError, read_definitions, registry_messages
 from fintra.runner import run
-from fintra.settings import CONNECT_SYNC_TOPIC, Settings, SettingsError, load
+from fintra.settings import (
+    CONNECT_SYNC_TOPIC,
+    PLATFORM_DATA_TOPIC,
+    REGISTRY_TOPIC,
+    Settings,
+    SettingsError,
+    load,
+)
 from fintra.topics import ensure_topics
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -107,9 +115,25 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         msg = f"no such file: {', '.join(missing)}"
         raise CliError(msg)
     info = _require_stack(settings)
-    topic = settings.topic(CONNECT_SYNC_TOPIC)
+    logical = PLATFORM_DATA_TOPIC if args.platform_data else CONNECT_SYNC_TOPIC
+    topic = settings.topic(logical)
     count = publish(info.kafka_brokers, topic, read_lines(paths))
-    print(f"published {count} envelopes to {topic}")
+    what = "platform data points" if args.platform_data else "envelopes"
+    print(f"published {count} {what} to {topic}")
+    return 0
+
+
+def cmd_registry_put(args: argparse.Namespace, settings: Settings) -> int:
+    """Register (or replace) a tenant's metric definitions."""
+    try:
+        definitions = read_definitions(args.tenant, Path(args.file))
+    except (OSError, RegistryFileError) as exc:
+        raise CliError(str(exc)) from exc
+    info = _require_stack(settings)
+    topic = settings.topic(REGISTRY_TOPIC)
+    count = publish_keyed(info.kafka_brokers, topic, registry_messages(definitions))
+    names = ", ".join(d.metric_id for d in definitions)
+    print(f"registered {count} metrics for {args.tenant} on {topic}: {names}")
     return 0
 
 
@@ -159,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["create"], help="create missing topics")
     ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
     ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument(
+        "--platform-data",
+        action="store_true",
+        help="the lines are platform data points (FOS UnifiedPlatformData)",
+    )
+    registry = add("registry", cmd_registry_put, "manage the tenant metric registry")
+    registry.add_argument("action", choices=["put"], help="register or replace definitions")
+    registry.add_argument("tenant")
+    registry.add_argument(
+        "file", metavar="FILE", help="a definition, a JSON list of them, or JSON lines"
+    )
     run_cmd = add("run", cmd_run, "run the core flow")
     run_cmd.add_argument(
         "--until-idle",

@@ -45,6 +45,16 @@ def read_lines(paths: Iterable[Path]) -> Iterator[bytes]:
 
 def publish(brokers: str, topic: str, lines: Iterable[bytes]) -> int:
     """Publish each line keyed by its envelope; return how many the broker acknowledged."""
+    return publish_keyed(brokers, topic, ((envelope_key(line), line) for line in lines))
+
+
+def publish_keyed(
+    brokers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]
+) -> int:
+    """Publish ``(key, value)`` pairs; return how many the broker acknowledged.
+
+    A ``None`` value is a tombstone (on a compacted topic it removes the key).
+    """
     producer = Producer(
         {
             "bootstrap.servers": brokers,
@@ -63,8 +73,8 @@ def publish(brokers: str, topic: str, lines: Iterable[bytes]) -> int:
         else:
             failures.append(error)
 
-    for line in lines:
-        _produce(producer, topic, envelope_key(line), line, on_delivery)
+    for key, value in messages:
+        _produce(producer, topic, key, value, on_delivery)
     remaining = producer.flush(60)
     if failures or remaining:
         msg = f"{len(failures)} messages failed and {remaining} were unconfirmed: {failures[:3]}"
@@ -73,7 +83,11 @@ def publish(brokers: str, topic: str, lines: Iterable[bytes]) -> int:
 
 
 def _produce(
-    producer: Producer, topic: str, key: bytes | None, value: bytes, on_delivery: DeliveryCallback
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    on_delivery: DeliveryCallback,
 ) -> None:
     while True:
         try:

@@ -10,8 +10,15 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from fintra.embedded import StackInfo
-from fintra.settings import CONNECT_SYNC_TOPIC, DLQ_TOPIC, EVENTS_TOPIC, Settings
-from flows.core import CoreFlowConfig, build_core_flow
+from fintra.settings import (
+    CONNECT_SYNC_TOPIC,
+    DLQ_TOPIC,
+    EVENTS_TOPIC,
+    PLATFORM_DATA_TOPIC,
+    REGISTRY_TOPIC,
+    Settings,
+)
+from flows.core import CoreFlowConfig, InputTopics, build_core_flow
 from operators.decode import DecodeLimits
 
 #: Recovery partitions are fixed when created; a few let a cluster spread its snapshots.
@@ -24,7 +31,11 @@ def flow_config(settings: Settings, info: StackInfo, *, until_idle: bool) -> Cor
         brokers=info.kafka_brokers,
         database_url=info.database_url,
         db_schema=settings.db_schema,
-        input_topics=(settings.topic(CONNECT_SYNC_TOPIC),),
+        inputs=InputTopics(
+            syncs=settings.topic(CONNECT_SYNC_TOPIC),
+            platform_data=settings.topic(PLATFORM_DATA_TOPIC),
+            registry=settings.topic(REGISTRY_TOPIC),
+        ),
         events_topic=settings.topic(EVENTS_TOPIC),
         dlq_topic=settings.topic(DLQ_TOPIC),
         limits=DecodeLimits(

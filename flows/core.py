@@ -12,6 +12,7 @@ import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaSink, KafkaSource
 from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
+from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
 
 from flows.kafka import (
@@ -20,15 +21,31 @@ from flows.kafka import (
     dead_letter_message,
     event_message,
     key_error,
+    only_accepted,
     only_dead_letters,
     only_events,
     only_stored,
     stream_key,
+    tenant_of,
     to_raw_record,
 )
 from flows.postgres import PostgresSink, SinkItem
-from flows.twin_step import count_dead_letter, twin_builder
+from flows.registry_step import RegistryInput, registry_builder
+from flows.twin_step import TwinInput, count_dead_letter, twin_builder
 from operators.decode import DecodeLimits
+
+
+@dataclass(frozen=True, slots=True)
+class InputTopics:
+    """Physical names of the input topics (a prefix may isolate a deployment)."""
+
+    syncs: str
+    platform_data: str
+    registry: str
+
+    def all(self) -> list[str]:
+        """Every input topic, in a stable order."""
+        return [self.syncs, self.platform_data, self.registry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +55,7 @@ class CoreFlowConfig:
     brokers: str
     database_url: str
     db_schema: str
-    input_topics: tuple[str, ...]
+    inputs: InputTopics
     events_topic: str
     dlq_topic: str
     limits: DecodeLimits
@@ -59,33 +76,58 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     """Build the core dataflow between Kafka and PostgreSQL."""
     brokers = [config.brokers]
     io = CoreIO(
-        source=KafkaSource(brokers, list(config.input_topics), tail=not config.until_idle),
+        source=KafkaSource(
+            brokers,
+            config.inputs.all(),
+            tail=not config.until_idle,
+            add_config={"fetch.message.max.bytes": str(64 * 1024 * 1024)},
+        ),
         events=KafkaSink(brokers, config.events_topic),
         dead_letters=KafkaSink(brokers, config.dlq_topic),
         store=PostgresSink(config.database_url, config.db_schema),
     )
-    return wire_core_flow(io, config.limits)
+    return wire_core_flow(io, config.inputs, config.limits)
 
 
-def wire_core_flow(io: CoreIO, limits: DecodeLimits) -> Dataflow:
+def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dataflow:
     """Wire the core dataflow between the given ends (tests pass in-memory ones)."""
     flow = Dataflow("core")
-    messages = op.input("connect_in", flow, io.source)
-    records = op.map("to_raw_record", messages, to_raw_record)
-
+    records = op.map("to_raw_record", op.input("inputs_in", flow, io.source), to_raw_record)
     checked = op.branch("check_key", records, lambda record: key_error(record) is None)
     bad_keys = op.map(
         "key_dead_letters",
         op.filter_map("key_errors", checked.falses, key_error),
         count_dead_letter,
     )
-    keyed = op.key_on("key_by_profile", checked.trues, stream_key)
+    syncs = op.branch("split_syncs", checked.trues, lambda r: r.topic == topics.syncs)
+
+    # Platform data and registry definitions meet in the worker that owns the tenant.
+    to_registry = op.map(
+        "tag_for_registry", syncs.falses, lambda r: RegistryInput(r, r.topic == topics.registry)
+    )
+    by_tenant = op.key_on("key_by_tenant", to_registry, lambda item: tenant_of(item.record))
+    checked_data = op.map(
+        "drop_tenant_key",
+        op.stateful("registry", by_tenant, registry_builder(limits)),
+        lambda pair: pair[1],
+    )
+    accepted = op.filter_map("accepted_data", checked_data, only_accepted)
+    data_letters = op.filter_map("data_dead_letters", checked_data, only_dead_letters)
+
+    keyed: KeyedStream[TwinInput] = op.merge(
+        "twin_inputs",
+        op.key_on("key_by_profile", syncs.trues, stream_key),
+        op.key_on("key_data_by_profile", accepted, lambda item: item.stream_key),
+    )
     twins = op.stateful("twin", keyed, twin_builder(limits))
     outputs = op.map("drop_key", twins, lambda pair: pair[1])
 
     events = op.filter_map("events", outputs, only_events)
     letters = op.merge(
-        "all_dead_letters", op.filter_map("dead_letters", outputs, only_dead_letters), bad_keys
+        "all_dead_letters",
+        op.filter_map("dead_letters", outputs, only_dead_letters),
+        bad_keys,
+        data_letters,
     )
     stored: Stream[SinkItem] = op.filter_map("to_store", outputs, only_stored)
 

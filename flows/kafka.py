@@ -8,6 +8,7 @@ from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMe
 from operators.decode import parse_key
 from operators.exceptions import RejectedInput
 from operators.pipeline import Output, ProfileDocument
+from operators.registry import AcceptedPlatformData
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
 
@@ -27,7 +28,15 @@ def to_raw_record(message: SourceItem) -> RawRecord:
         topic=message.topic or "",
         partition=message.partition if message.partition is not None else -1,
         offset=message.offset if message.offset is not None else -1,
+        timestamp_ms=_timestamp_ms(message.timestamp),
     )
+
+
+def _timestamp_ms(timestamp: tuple[int, int] | None) -> int | None:
+    # librdkafka reports (type, ms); type 0 means the message carries no timestamp.
+    if timestamp is None or timestamp[0] == 0:
+        return None
+    return timestamp[1]
 
 
 def key_error(record: RawRecord) -> DeadLetter | None:
@@ -44,7 +53,17 @@ def only_events(item: Output) -> Event | None:
     return item if isinstance(item, Event) else None
 
 
-def only_dead_letters(item: Output) -> DeadLetter | None:
+def only_accepted(item: AcceptedPlatformData | DeadLetter) -> AcceptedPlatformData | None:
+    """Pass accepted platform data through; drop dead letters."""
+    return item if isinstance(item, AcceptedPlatformData) else None
+
+
+def tenant_of(record: RawRecord) -> str:
+    """The tenant part of a record key checked to be ``tenant:something``."""
+    return stream_key(record).partition(":")[0]
+
+
+def only_dead_letters(item: object) -> DeadLetter | None:
     """Pass dead letters through; drop everything else."""
     return item if isinstance(item, DeadLetter) else None
 

@@ -9,6 +9,7 @@ from prometheus_client import Counter
 
 from operators.decode import DecodeLimits
 from operators.pipeline import Output, process
+from operators.registry import AcceptedPlatformData
 from operators.twin import ProfileState
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
@@ -23,16 +24,20 @@ EVENTS = Counter("fintra_events_total", "Events emitted, by type", ["type"])
 DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what the twin had")
 
 
-class TwinLogic(StatefulLogic[RawRecord, Output, ProfileState]):
+TwinInput = RawRecord | AcceptedPlatformData
+
+
+class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
     """Holds one profile's twin; the state is frozen, so a snapshot needs no copy."""
 
     def __init__(self, state: ProfileState | None, limits: DecodeLimits) -> None:
         self._state = state
         self._limits = limits
 
-    def on_item(self, value: RawRecord) -> tuple[Iterable[Output], bool]:
+    def on_item(self, value: TwinInput) -> tuple[Iterable[Output], bool]:
         """Apply one record and count what happened."""
-        stream_key = value.key.decode() if value.key else ""
+        record = value.record if isinstance(value, AcceptedPlatformData) else value
+        stream_key = record.key.decode() if record.key else ""
         before = self._state.noops if self._state is not None else 0
         self._state, outputs = process(self._state, stream_key, value, self._limits)
         DEDUPE_NOOPS.inc(self._state.noops - before)
@@ -44,7 +49,7 @@ class TwinLogic(StatefulLogic[RawRecord, Output, ProfileState]):
                 count_dead_letter(output)
                 rejected = True
         if not rejected:
-            INPUTS.labels(value.topic, "accepted").inc()
+            INPUTS.labels(record.topic, "accepted").inc()
         return outputs, StatefulLogic.RETAIN
 
     def snapshot(self) -> ProfileState:

@@ -16,7 +16,14 @@ from operators.decode import DecodeLimits, decode_envelope
 from operators.exceptions import RejectedInput
 from operators.observations import Observation
 from operators.projection import profile_document
-from operators.twin import EventSourceInfo, ProfileState, apply, initial_state
+from operators.registry import AcceptedPlatformData
+from operators.twin import (
+    EventSourceInfo,
+    ProfileState,
+    apply,
+    apply_platform_data,
+    initial_state,
+)
 from schemas.envelopes import ConnectEnvelope, Provider
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord, Reason
@@ -55,8 +62,22 @@ def normalise(envelope: ConnectEnvelope, limits: DecodeLimits) -> tuple[Observat
     return normaliser(envelope, limits)
 
 
+def _apply_envelope(
+    state: ProfileState, record: RawRecord, origin: EventSourceInfo, limits: DecodeLimits
+) -> tuple[ProfileState, list[Event]]:
+    envelope = decode_envelope(record, limits)
+    events: list[Event] = []
+    for observation in normalise(envelope, limits):
+        state, caused = apply(state, observation, origin)
+        events.extend(caused)
+    return state, events
+
+
 def process(
-    state: ProfileState | None, stream_key: str, record: RawRecord, limits: DecodeLimits
+    state: ProfileState | None,
+    stream_key: str,
+    item: RawRecord | AcceptedPlatformData,
+    limits: DecodeLimits,
 ) -> tuple[ProfileState, list[Output]]:
     """Apply one raw record to the twin of ``stream_key``; return the state and the outputs.
 
@@ -64,14 +85,13 @@ def process(
     single dead letter.
     """
     current = state if state is not None else initial_state(stream_key)
+    record = item.record if isinstance(item, AcceptedPlatformData) else item
+    origin = EventSourceInfo(record.topic, record.partition, record.offset)
     try:
-        envelope = decode_envelope(record, limits)
-        observations = normalise(envelope, limits)
-        origin = EventSourceInfo(record.topic, record.partition, record.offset)
-        new_state, events = current, []
-        for observation in observations:
-            new_state, caused = apply(new_state, observation, origin)
-            events.extend(caused)
+        if isinstance(item, AcceptedPlatformData):
+            new_state, events = apply_platform_data(current, item.data, item.metric, origin)
+        else:
+            new_state, events = _apply_envelope(current, item, origin, limits)
     except RejectedInput as exc:
         letter = DeadLetter(exc.reason, exc.field, exc.message, record, current.tenant_id or None)
         return current, [letter]

@@ -30,6 +30,24 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "total_debt": total_debt,
         "transaction_count": len(state.transactions),
         "pending_transaction_count": sum(1 for entry in live if entry.pending),
+        "platform_data": _platform_data(state),
+    }
+
+
+def _platform_data(state: ProfileState) -> dict[str, Any]:
+    """Return the latest value of each platform metric, with its provenance."""
+    return {
+        key: {
+            "value": entry.data["value"],
+            "timestamp": entry.data["timestamp"],
+            "data_id": entry.data["data_id"],
+            "context": entry.data["context"],
+            "display_name": entry.metric["display_name"],
+            "return_type": entry.metric["return_type"],
+            "source_event_id": entry.source_event_id,
+            "version": entry.version,
+        }
+        for key, entry in sorted(state.metrics_latest.items())
     }
 
 

@@ -47,6 +47,15 @@ class AccountEntry(NamedTuple):
     version: int
 
 
+class MetricEntry(NamedTuple):
+    """The latest data point of a platform metric, with the event that recorded it."""
+
+    data: Mapping[str, Any]
+    metric: Mapping[str, Any]
+    source_event_id: str
+    version: int
+
+
 class SyncProgress(NamedTuple):
     """Pages of one sync seen so far and what they changed, until the sync completes."""
 
@@ -72,6 +81,8 @@ class ProfileState:
     transactions: Mapping[str, TxEntry] = field(default_factory=dict)
     tombstones: Mapping[str, int] = field(default_factory=dict)
     balance_source: tuple[str, int] | None = None
+    platform_data: Mapping[str, str] = field(default_factory=dict)
+    metrics_latest: Mapping[str, MetricEntry] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
     noops: int = 0
 
@@ -125,6 +136,8 @@ class _Work:
         self.transactions = dict(state.transactions)
         self.tombstones = dict(state.tombstones)
         self.balance_source = state.balance_source
+        self.platform_data = dict(state.platform_data)
+        self.metrics_latest = dict(state.metrics_latest)
         self.events: list[Event] = []
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
@@ -152,6 +165,8 @@ class _Work:
             transactions=self.transactions,
             tombstones=self.tombstones,
             balance_source=self.balance_source,
+            platform_data=self.platform_data,
+            metrics_latest=self.metrics_latest,
             **changes,
         )
 
@@ -281,6 +296,38 @@ def _track_sync(
     return open_syncs, noops
 
 
+def apply_platform_data(
+    state: ProfileState,
+    data: Mapping[str, Any],
+    metric: Mapping[str, Any],
+    origin: EventSourceInfo,
+) -> tuple[ProfileState, list[Event]]:
+    """Append an accepted platform data point to the profile stream, once per ``data_id``.
+
+    Raises:
+        RejectedInput: when the same ``data_id`` arrives with other content.
+    """
+    source = {
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "provider": "platform",
+        "connection_id": None,
+        "sync_id": None,
+    }
+    work = _Work(state, data["timestamp"], source)
+    payload = {"data": dict(data), "metric": dict(metric)}
+    digest = content_hash(payload)
+    held = work.platform_data.get(data["data_id"])
+    if held == digest:
+        return replace(state, noops=state.noops + 1), []
+    if held is not None:
+        msg = f"platform data {data['data_id']} was sent again with other content"
+        raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "data_id", msg)
+    work.emit(EventType.PLATFORM_DATA_RECORDED, {**payload, "content_hash": digest})
+    return work.freeze(), work.events
+
+
 # --- evolve: the only place state changes, shared by the live fold and log replays ---------
 
 
@@ -337,6 +384,20 @@ def _evolve_removed(work: _Work, event: Event) -> None:
     work.tombstones[txn_id] = _micros_iso(event.occurred_at)
 
 
+def _evolve_platform_data(work: _Work, event: Event) -> None:
+    data = event.payload["data"]
+    work.platform_data[data["data_id"]] = event.payload["content_hash"]
+    held = work.metrics_latest.get(data["key"])
+    # The newest data point wins whatever the arrival order; ties go to the larger id.
+    if held is None or (held.data["timestamp"], held.data["data_id"]) < (
+        data["timestamp"],
+        data["data_id"],
+    ):
+        work.metrics_latest[data["key"]] = MetricEntry(
+            data, event.payload["metric"], event.event_id, event.stream_version
+        )
+
+
 def _evolve_nothing(work: _Work, event: Event) -> None:
     """Summaries change no state beyond the stream position."""
 
@@ -349,6 +410,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.TRANSACTION_UPDATED.value: _evolve_transaction,
     EventType.TRANSACTION_REMOVED.value: _evolve_removed,
     EventType.TRANSACTIONS_IMPORTED.value: _evolve_nothing,
+    EventType.PLATFORM_DATA_RECORDED.value: _evolve_platform_data,
 }
 
 

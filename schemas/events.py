@@ -28,6 +28,7 @@ class EventType(StrEnum):
     TRANSACTION_UPDATED = "TransactionUpdated"
     TRANSACTION_REMOVED = "TransactionRemoved"
     TRANSACTIONS_IMPORTED = "TransactionsImported"
+    PLATFORM_DATA_RECORDED = "PlatformDataRecorded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ class Reason(StrEnum):
     TENANT_MISMATCH = "tenant_mismatch"
     PROFILE_MISMATCH = "profile_mismatch"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    UNKNOWN_METRIC = "unknown_metric"
+    INVALID_DEFINITION = "invalid_definition"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,7 @@ class RawRecord:
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,21 +13,31 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 from prometheus_client import REGISTRY
 
 from fintra.samples import SampleSpec, generate
-from flows.core import CoreIO, wire_core_flow
+from flows.core import CoreIO, InputTopics, wire_core_flow
 from operators.decode import DecodeLimits
 from operators.pipeline import ProfileDocument
 from schemas.events import Event
 
 TOPIC = "connect.sync_completed.v1"
+TOPICS = InputTopics(
+    syncs=TOPIC, platform_data="connect.custom_data.v1", registry="brain.registry.v1"
+)
 
 
 def message(
-    document: dict[str, Any] | bytes, offset: int, key: bytes | None = None
+    document: dict[str, Any] | bytes | None,
+    offset: int,
+    key: bytes | None = None,
+    *,
+    topic: str = TOPIC,
+    timestamp_ms: int = 1_767_312_000_000,
 ) -> KafkaSourceMessage[bytes | None, bytes | None]:
-    value = document if isinstance(document, bytes) else orjson.dumps(document)
+    value = document if document is None or isinstance(document, bytes) else orjson.dumps(document)
     if key is None and isinstance(document, dict):
         key = f"{document['tenant_id']}:{document['profile_id']}".encode()
-    return KafkaSourceMessage(key=key, value=value, topic=TOPIC, partition=0, offset=offset)
+    return KafkaSourceMessage(
+        key=key, value=value, topic=topic, partition=0, offset=offset, timestamp=(1, timestamp_ms)
+    )
 
 
 class Run:
@@ -46,7 +56,7 @@ class Run:
             store=TestingSink(self.stored),
         )
         run_main(
-            wire_core_flow(io, DecodeLimits()),
+            wire_core_flow(io, TOPICS, DecodeLimits()),
             epoch_interval=dt.timedelta(0),
             recovery_config=recovery,
         )
@@ -127,3 +137,83 @@ def test_a_crash_and_resume_gives_the_same_twins_as_a_clean_run(tmp_path: Path) 
     # Output is at-least-once: repeats carry the same ids and bytes, so idempotent sinks
     # collapse them to exactly the clean run's events.
     assert crashed.unique_events() == clean.unique_events()
+
+
+def definition(
+    metric_id: str, return_type: str, tenant: str = "t_001"
+) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    body = {
+        "tenant_id": tenant,
+        "metric_id": metric_id,
+        "display_name": metric_id.title(),
+        "return_type": return_type,
+    }
+    return message(body, 0, key=f"{tenant}:{metric_id}".encode(), topic=TOPICS.registry)
+
+
+def data_point(
+    data_id: str,
+    key: str,
+    value: Any,
+    *,
+    profile: str = "p_0001",
+    offset: int = 0,
+    timestamp: str = "2026-01-02T10:00:00Z",
+) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    body = {
+        "data_id": data_id,
+        "tenant_id": "t_001",
+        "profile_id": profile,
+        "timestamp": timestamp,
+        "key": key,
+        "value": value,
+        "context": {"region": "london_zone_1"},
+    }
+    return message(body, offset, key=f"t_001:{profile}".encode(), topic=TOPICS.platform_data)
+
+
+def test_platform_data_is_validated_against_the_tenant_registry() -> None:
+    run = Run()
+    run.execute(
+        [
+            definition("completed_rides", "NUMBER"),
+            definition("tips", "CURRENCY"),
+            data_point("d1", "completed_rides", 45, offset=1),
+            data_point("d2", "tips", {"value": "12.50", "currency": "GBP"}, offset=2),
+            data_point("d3", "unknown_metric", 1, offset=3),
+            data_point("d4", "completed_rides", "45", offset=4),
+            data_point("d5", "tips", {"value": "12.505", "currency": "GBP"}, offset=5),
+            data_point("d1", "completed_rides", 45, offset=6),
+            data_point("d1", "completed_rides", 46, offset=7),
+            data_point("d6", "completed_rides", 50, offset=8, timestamp="2027-06-01T00:00:00Z"),
+        ]
+    )
+    reasons = sorted(orjson.loads(m.value)["reason"] for m in run.letters)
+    assert reasons == [
+        "excess_precision",
+        "future_date",
+        "idempotency_conflict",
+        "unknown_metric",
+        "wrong_type",
+    ]
+    recorded = [e for e in run.stored if isinstance(e, Event) and e.type == "PlatformDataRecorded"]
+    assert [e.payload["data"]["data_id"] for e in recorded] == ["d1", "d2"]
+    assert recorded[0].payload["data"]["value"] == "45"
+    assert recorded[1].payload["data"]["value"] == {"amount_minor": 1250, "currency": "GBP"}
+    assert recorded[0].payload["metric"]["return_type"] == "NUMBER"
+    doc = run.final_documents()[("t_001", "p_0001")]
+    assert doc["platform_data"]["completed_rides"]["value"] == "45"
+    assert doc["platform_data"]["completed_rides"]["source_event_id"] == recorded[0].event_id
+    assert doc["platform_data"]["tips"]["context"] == {"region": "london_zone_1"}
+
+
+def test_a_removed_metric_no_longer_accepts_data() -> None:
+    run = Run()
+    run.execute(
+        [
+            definition("completed_rides", "NUMBER"),
+            message(None, 1, key=b"t_001:completed_rides", topic=TOPICS.registry),
+            data_point("d1", "completed_rides", 45, offset=2),
+        ]
+    )
+    assert [orjson.loads(m.value)["reason"] for m in run.letters] == ["unknown_metric"]

@@ -1,0 +1,173 @@
+"""The tenant metric registry and the validation of platform data against it (seed 000 §2.4).
+
+Registry entries arrive keyed ``tenant:metric`` on a compacted topic; a message with no
+value removes the metric. Platform data is checked in the worker that holds its tenant's
+registry, then travels on to the profile's twin as an accepted, normalised record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from operators.decode import DecodeLimits, parse_json, validate_model
+from operators.exceptions import RejectedInput
+from schemas.canonical import content_hash
+from schemas.envelopes import utc_iso
+from schemas.money import MoneyError, parse_minor
+from schemas.platform import MetricDefinition, PlatformData, ReturnType
+from schemas.records import DeadLetter, RawRecord, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredMetric:
+    """A metric definition as registered, with the hash that names its version."""
+
+    definition: dict[str, Any]
+    definition_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRegistry:
+    """The metrics one tenant has registered."""
+
+    tenant_id: str
+    metrics: dict[str, RegisteredMetric] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedPlatformData:
+    """A platform data point that passed the registry, bound for its profile's twin."""
+
+    record: RawRecord
+    stream_key: str
+    data: dict[str, Any]
+    metric: dict[str, Any]
+
+
+def registry_key(record: RawRecord) -> tuple[str, str]:
+    """Split a registry message key ``tenant:metric``.
+
+    Raises:
+        RejectedInput: when the key is absent or malformed.
+    """
+    text = (record.key or b"").decode("utf-8", errors="replace")
+    tenant, sep, metric = text.partition(":")
+    if not sep or not tenant or not metric:
+        msg = f"registry key {text[:80]!r} is not of the form tenant:metric"
+        raise RejectedInput(Reason.INVALID_KEY, None, msg)
+    return tenant, metric
+
+
+def apply_definition(
+    registry: TenantRegistry, record: RawRecord, limits: DecodeLimits
+) -> TenantRegistry:
+    """Register, replace or (for an empty value) remove one metric.
+
+    Raises:
+        RejectedInput: for a malformed definition or one whose ids disagree with its key.
+    """
+    tenant, metric_id = registry_key(record)
+    if record.value is None:
+        metrics = dict(registry.metrics)
+        metrics.pop(metric_id, None)
+        return replace(registry, metrics=metrics)
+    document = parse_json(record.value, limits)
+    try:
+        definition = validate_model(MetricDefinition, document, prefix="")
+    except RejectedInput as exc:
+        raise RejectedInput(Reason.INVALID_DEFINITION, exc.field, exc.message) from exc
+    if (definition.tenant_id, definition.metric_id) != (tenant, metric_id):
+        msg = (
+            f"definition names {definition.tenant_id}:{definition.metric_id} "
+            f"but its key is {tenant}:{metric_id}"
+        )
+        raise RejectedInput(Reason.INVALID_DEFINITION, "metric_id", msg)
+    doc = definition.model_dump(mode="json")
+    metrics = {**registry.metrics, metric_id: RegisteredMetric(doc, content_hash(doc))}
+    return replace(registry, metrics=metrics)
+
+
+def accept_data(
+    registry: TenantRegistry, record: RawRecord, limits: DecodeLimits
+) -> AcceptedPlatformData:
+    """Validate a platform data point against the tenant's registry.
+
+    Raises:
+        RejectedInput: for malformed data, a key mismatch, an unregistered metric, a value
+            of the wrong type, or a timestamp too far past the message's own time.
+    """
+    text = (record.key or b"").decode("utf-8", errors="replace")
+    document = parse_json(record.value, limits)
+    data = validate_model(PlatformData, document, prefix="")
+    if f"{data.tenant_id}:{data.profile_id}" != text:
+        msg = f"tenant_id:profile_id {data.tenant_id}:{data.profile_id} differs from key {text!r}"
+        raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+    _check_time(data.timestamp, record, limits)
+    registered = registry.metrics.get(data.key)
+    if registered is None:
+        msg = f"metric {data.key!r} is not registered for tenant {data.tenant_id}"
+        raise RejectedInput(Reason.UNKNOWN_METRIC, "key", msg)
+    value = _typed_value(registered.definition["return_type"], data.value)
+    normalised = {
+        "data_id": data.data_id,
+        "key": data.key,
+        "timestamp": utc_iso(data.timestamp),
+        "value": value,
+        "context": dict(sorted(data.context.items())),
+    }
+    metric = {
+        "metric_id": data.key,
+        "display_name": registered.definition["display_name"],
+        "return_type": registered.definition["return_type"],
+        "definition_hash": registered.definition_hash,
+    }
+    return AcceptedPlatformData(record, text, normalised, metric)
+
+
+def reject(record: RawRecord, exc: RejectedInput, tenant_id: str | None) -> DeadLetter:
+    """Return the dead letter for a refused registry or platform record."""
+    return DeadLetter(exc.reason, exc.field, exc.message, record, tenant_id)
+
+
+def _check_time(timestamp: dt.datetime, record: RawRecord, limits: DecodeLimits) -> None:
+    # The message's own broker timestamp is the reference: it is part of the input, so a
+    # replay reaches the same verdict, unlike the wall clock.
+    if record.timestamp_ms is None:
+        return
+    received = dt.datetime.fromtimestamp(record.timestamp_ms / 1000, tz=dt.UTC)
+    if timestamp > received + dt.timedelta(days=limits.future_tolerance_days):
+        msg = f"timestamp {timestamp.isoformat()} is after {received.isoformat()} + tolerance"
+        raise RejectedInput(Reason.FUTURE_DATE, "timestamp", msg)
+
+
+def _typed_value(return_type: str, value: Any) -> Any:
+    """Check a value against its metric's type and give it its canonical form."""
+    kind = ReturnType(return_type)
+    if kind is ReturnType.BOOLEAN:
+        if not isinstance(value, bool):
+            raise _wrong_type(kind, value)
+        return value
+    if kind is ReturnType.CURRENCY:
+        return _currency_value(value)
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise _wrong_type(kind, value)
+    # Numbers keep their exact decimal text; floats never enter the stream.
+    return str(value) if isinstance(value, int) else format(value, "f")
+
+
+def _currency_value(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) != {"value", "currency"}:
+        raise _wrong_type(ReturnType.CURRENCY, value)
+    try:
+        minor = parse_minor(value["value"], value["currency"])
+    except MoneyError as exc:
+        raise RejectedInput(Reason(exc.code), "value", exc.message) from exc
+    return {"amount_minor": minor, "currency": value["currency"]}
+
+
+def _wrong_type(kind: ReturnType, value: Any) -> RejectedInput:
+    msg = f"value {value!r} does not fit the metric's return type {kind.value}"
+    return RejectedInput(Reason.WRONG_TYPE, "value", msg)
