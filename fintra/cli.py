@@ -12,6 +12,7 @@ import orjson
 
 from fintra import embedded, stack
 from fintra.demo import run_demo
+from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
 from fintra.ingest import publish, publish_keyed, read_lines
 from fintra.migrate import migrate
@@ -20,6 +21,7 @@ from fintra.registry import RegistryFileError, read_definitions, registry_messag
 from fintra.runner import run
 from fintra.settings import (
     CONNECT_SYNC_TOPIC,
+    DLQ_TOPIC,
     PLATFORM_DATA_TOPIC,
     REGISTRY_TOPIC,
     Settings,
@@ -137,6 +139,32 @@ def cmd_registry_put(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
+    """List or replay dead letters."""
+    info = _require_stack(settings)
+    topic = settings.topic(DLQ_TOPIC)
+    entries = [
+        e
+        for e in open_dead_letters(info.kafka_brokers, topic)
+        if args.reason is None or e.reason == args.reason
+    ]
+    if args.action == "replay":
+        count = replay(info.kafka_brokers, topic, entries)
+        print(
+            f"replayed {count} dead letters"
+            + (f" with reason {args.reason}" if args.reason else "")
+        )
+        return 0
+    if args.json:
+        _print_json([entry.document for entry in entries])
+        return 0
+    for entry in entries:
+        doc = entry.document
+        print(f"{entry.origin}  {doc['reason']:<22} {doc.get('field') or '-':<40} {doc['message']}")
+    print(f"{len(entries)} dead letters")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
@@ -188,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the lines are platform data points (FOS UnifiedPlatformData)",
     )
+    dlq = add("dlq", cmd_dlq, "list dead letters, or replay them after a fix")
+    dlq.add_argument("action", choices=["ls", "replay"])
+    dlq.add_argument("--reason", help="only dead letters with this reason code")
+    dlq.add_argument("--json", action="store_true", help="print JSON (ls)")
     registry = add("registry", cmd_registry_put, "manage the tenant metric registry")
     registry.add_argument("action", choices=["put"], help="register or replace definitions")
     registry.add_argument("tenant")

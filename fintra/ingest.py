@@ -7,6 +7,7 @@ a usable envelope must reach the dead-letter topic with its reason rather than v
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -48,12 +49,31 @@ def publish(brokers: str, topic: str, lines: Iterable[bytes]) -> int:
     return publish_keyed(brokers, topic, ((envelope_key(line), line) for line in lines))
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to publish; ``topic`` overrides the batch's default topic."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    topic: str | None = None
+
+
 def publish_keyed(
     brokers: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]
 ) -> int:
     """Publish ``(key, value)`` pairs; return how many the broker acknowledged.
 
     A ``None`` value is a tombstone (on a compacted topic it removes the key).
+    """
+    return publish_messages(brokers, topic, (Outgoing(key, value) for key, value in messages))
+
+
+def publish_messages(brokers: str, topic: str, messages: Iterable[Outgoing]) -> int:
+    """Publish messages and wait for every acknowledgement; return how many were acknowledged.
+
+    Raises:
+        PublishError: when any message failed or stayed unconfirmed.
     """
     producer = Producer(
         {
@@ -73,8 +93,8 @@ def publish_keyed(
         else:
             failures.append(error)
 
-    for key, value in messages:
-        _produce(producer, topic, key, value, on_delivery)
+    for message in messages:
+        _produce(producer, message.topic or topic, message, on_delivery)
     remaining = producer.flush(60)
     if failures or remaining:
         msg = f"{len(failures)} messages failed and {remaining} were unconfirmed: {failures[:3]}"
@@ -83,15 +103,17 @@ def publish_keyed(
 
 
 def _produce(
-    producer: Producer,
-    topic: str,
-    key: bytes | None,
-    value: bytes | None,
-    on_delivery: DeliveryCallback,
+    producer: Producer, topic: str, message: Outgoing, on_delivery: DeliveryCallback
 ) -> None:
     while True:
         try:
-            producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+            producer.produce(
+                topic,
+                key=message.key,
+                value=message.value,
+                headers=list(message.headers),
+                on_delivery=on_delivery,
+            )
             break
         except BufferError:
             # The local queue is full: let deliveries drain, then try the same message again.

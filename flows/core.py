@@ -76,12 +76,7 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     """Build the core dataflow between Kafka and PostgreSQL."""
     brokers = [config.brokers]
     io = CoreIO(
-        source=KafkaSource(
-            brokers,
-            config.inputs.all(),
-            tail=not config.until_idle,
-            add_config={"fetch.message.max.bytes": str(64 * 1024 * 1024)},
-        ),
+        source=KafkaSource(brokers, config.inputs.all(), tail=not config.until_idle),
         events=KafkaSink(brokers, config.events_topic),
         dead_letters=KafkaSink(brokers, config.dlq_topic),
         store=PostgresSink(config.database_url, config.db_schema),

@@ -10,7 +10,7 @@ from operators.exceptions import RejectedInput
 from operators.pipeline import Output, ProfileDocument
 from operators.registry import AcceptedPlatformData
 from schemas.events import Event
-from schemas.records import DeadLetter, RawRecord
+from schemas.records import REPLAY_HEADER, DeadLetter, RawRecord
 
 SourceItem = KafkaSourceMessage[bytes | None, bytes | None] | KafkaError[bytes | None, bytes | None]
 SinkMessage = KafkaSinkMessage[bytes | None, bytes | None]
@@ -29,7 +29,15 @@ def to_raw_record(message: SourceItem) -> RawRecord:
         partition=message.partition if message.partition is not None else -1,
         offset=message.offset if message.offset is not None else -1,
         timestamp_ms=_timestamp_ms(message.timestamp),
+        replay_of=_header(message.headers, REPLAY_HEADER),
     )
+
+
+def _header(headers: list[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("utf-8", errors="replace")
+    return None
 
 
 def _timestamp_ms(timestamp: tuple[int, int] | None) -> int | None:
@@ -93,9 +101,13 @@ def event_message(event: Event) -> SinkMessage:
 
 
 def dead_letter_message(letter: DeadLetter) -> SinkMessage:
-    """Publish a dead letter keyed like its input, with the reason as a header."""
+    """Publish a dead letter keyed by its origin, with the reason as a header.
+
+    Keying by origin keeps every failure of one input, and the markers of its replays, in
+    one partition and so in order.
+    """
     return KafkaSinkMessage(
-        key=letter.record.key,
+        key=letter.record.origin.encode(),
         value=orjson.dumps(letter.to_dict(), option=orjson.OPT_SORT_KEYS),
         headers=[("reason", letter.reason.value.encode())],
     )

@@ -41,6 +41,10 @@ class Reason(StrEnum):
     INVALID_DEFINITION = "invalid_definition"
 
 
+#: Header naming, on a replayed message, the coordinates of the input it repeats.
+REPLAY_HEADER = "fintra-replay-of"
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """A message exactly as the broker delivered it, with its coordinates."""
@@ -51,6 +55,17 @@ class RawRecord:
     partition: int
     offset: int
     timestamp_ms: int | None = None
+    replay_of: str | None = None
+
+    @property
+    def coordinates(self) -> str:
+        """``topic:partition:offset`` of this record."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def origin(self) -> str:
+        """Coordinates of the input first received: a replay names the record it repeats."""
+        return self.replay_of or self.coordinates
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,7 @@ class DeadLetter:
                 "partition": self.record.partition,
                 "offset": self.record.offset,
             },
+            "origin": self.record.origin,
             "key_b64": _b64(self.record.key),
             "value_b64": _b64(self.record.value),
         }
