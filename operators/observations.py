@@ -8,7 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas.fos import UnifiedAccount, UnifiedTransaction
+from schemas.fos import (
+    HoldingsReconciliation,
+    InvestmentTransaction,
+    UnifiedAccount,
+    UnifiedInvestmentHolding,
+    UnifiedLiability,
+    UnifiedSecurity,
+    UnifiedTransaction,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +58,45 @@ class TransactionsObserved:
     removed: tuple[str, ...]
 
 
-Observation = AccountsObserved | TransactionsObserved
+@dataclass(frozen=True, slots=True)
+class HoldingsObserved:
+    """A connection's investment positions as the provider reported them at ``received_at``.
+
+    The report is a complete snapshot: a holding of an account in ``accounts`` that is absent
+    here is no longer held. ``reconciliations`` compares, per account with holdings (and per
+    investment account), the account's reported value with the sum of its holdings.
+    """
+
+    context: SyncContext
+    accounts: tuple[UnifiedAccount, ...]
+    securities: tuple[UnifiedSecurity, ...]
+    holdings: tuple[UnifiedInvestmentHolding, ...]
+    reconciliations: tuple[HoldingsReconciliation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvestmentTransactionsObserved:
+    """One page of investment transactions, with the accounts and securities they name."""
+
+    context: SyncContext
+    accounts: tuple[UnifiedAccount, ...]
+    securities: tuple[UnifiedSecurity, ...]
+    transactions: tuple[InvestmentTransaction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilitiesObserved:
+    """The terms of a connection's debts, beside the accounts that carry their balances."""
+
+    context: SyncContext
+    accounts: tuple[UnifiedAccount, ...]
+    liabilities: tuple[UnifiedLiability, ...]
+
+
+Observation = (
+    AccountsObserved
+    | TransactionsObserved
+    | HoldingsObserved
+    | InvestmentTransactionsObserved
+    | LiabilitiesObserved
+)

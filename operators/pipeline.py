@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from operators import plaid
+from operators import plaid, yapily
 from operators.decode import DecodeLimits, decode_envelope
 from operators.exceptions import RejectedInput
 from operators.observations import Observation
@@ -46,7 +46,10 @@ Output = Event | DeadLetter | ProfileDocument
 Normaliser = Callable[[ConnectEnvelope, DecodeLimits], tuple[Observation, ...]]
 
 #: One normaliser per provider; each owns its vendor's conventions.
-NORMALISERS: dict[Provider, Normaliser] = {Provider.PLAID: plaid.normalise}
+NORMALISERS: dict[Provider, Normaliser] = {
+    Provider.PLAID: plaid.normalise,
+    Provider.YAPILY: yapily.normalise,
+}
 
 
 def normalise(envelope: ConnectEnvelope, limits: DecodeLimits) -> tuple[Observation, ...]:

@@ -31,7 +31,61 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "transaction_count": len(state.transactions),
         "pending_transaction_count": sum(1 for entry in live if entry.pending),
         "platform_data": _platform_data(state),
+        "holdings": _holdings(state),
+        "investment_reconciliation": _reconciliations(state),
+        "liabilities": [
+            _snapshot_view(entry, entry.doc["liability"])
+            for _, entry in sorted(state.liabilities.items())
+        ],
+        "investment_transaction_count": len(state.investment_transactions),
     }
+
+
+def money_views(doc: Any, currency: str) -> Any:
+    """Return ``doc`` with every ``*_minor`` field shown as ``{"value", "currency"}`` money.
+
+    ``amount_minor: -1250`` becomes ``amount: {"value": "-12.50", "currency": "GBP"}``; a
+    nested document names its own currency, which then applies below it.
+    """
+    if isinstance(doc, list):
+        return [money_views(item, currency) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    own = doc.get("currency", currency)
+    own = own if isinstance(own, str) else currency
+    return {
+        (key.removesuffix("_minor") if key.endswith("_minor") else key): (
+            _optional_money(value, own) if key.endswith("_minor") else money_views(value, own)
+        )
+        for key, value in doc.items()
+    }
+
+
+def _snapshot_view(entry: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = money_views(doc, doc.get("currency", ""))
+    return {**view, "source_event_id": entry.source_event_id, "version": entry.version}
+
+
+def _holdings(state: ProfileState) -> list[dict[str, Any]]:
+    """Every holding, with its security's name and symbols beside it."""
+    views = []
+    for _, entry in sorted(state.holdings.items()):
+        securities = {s["security_id"]: s for s in entry.doc["securities"]}
+        for holding in entry.doc["holdings"]:
+            security = securities.get(holding["security_id"], {})
+            view = _snapshot_view(entry, holding)
+            view["security"] = {k: security.get(k) for k in ("name", "symbol", "type", "isin")}
+            views.append(view)
+    return views
+
+
+def _reconciliations(state: ProfileState) -> list[dict[str, Any]]:
+    """Per investment account: the institution's value against the sum of its holdings."""
+    return [
+        _snapshot_view(entry, entry.doc["reconciliation"])
+        for _, entry in sorted(state.holdings.items())
+        if entry.doc["reconciliation"] is not None
+    ]
 
 
 def _platform_data(state: ProfileState) -> dict[str, Any]:
@@ -53,12 +107,7 @@ def _platform_data(state: ProfileState) -> dict[str, Any]:
 
 def _account_view(state: ProfileState, account_id: str) -> dict[str, Any]:
     entry = state.accounts[account_id]
-    doc = dict(entry.doc)
-    currency = doc["currency"]
-    doc["balances"] = {
-        name.removesuffix("_minor"): _optional_money(amount, currency)
-        for name, amount in doc["balances"].items()
-    }
+    doc: dict[str, Any] = money_views(dict(entry.doc), entry.doc["currency"])
     doc["source_event_id"] = entry.source_event_id
     doc["version"] = entry.version
     return doc

@@ -18,14 +18,18 @@ from typing import Any, Final, NamedTuple
 
 from operators.exceptions import RejectedInput
 from operators.observations import (
-    AccountsObserved,
+    HoldingsObserved,
+    InvestmentTransactionsObserved,
+    LiabilitiesObserved,
     Observation,
     SyncContext,
+    TransactionsObserved,
     TransactionUpsert,
 )
 from schemas.canonical import GENESIS_HASH, content_hash
 from schemas.envelopes import utc_iso
 from schemas.events import Event, EventType
+from schemas.fos import AccountType
 from schemas.records import Reason
 
 
@@ -52,6 +56,16 @@ class MetricEntry(NamedTuple):
 
     data: Mapping[str, Any]
     metric: Mapping[str, Any]
+    source_event_id: str
+    version: int
+
+
+class Snapshot(NamedTuple):
+    """The latest report of something replaced whole (an account's holdings, a liability)."""
+
+    doc: Mapping[str, Any]
+    content_hash: str
+    as_of_us: int
     source_event_id: str
     version: int
 
@@ -83,6 +97,9 @@ class ProfileState:
     balance_source: tuple[str, int] | None = None
     platform_data: Mapping[str, str] = field(default_factory=dict)
     metrics_latest: Mapping[str, MetricEntry] = field(default_factory=dict)
+    holdings: Mapping[str, Snapshot] = field(default_factory=dict)
+    liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
+    investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
     noops: int = 0
 
@@ -138,6 +155,9 @@ class _Work:
         self.balance_source = state.balance_source
         self.platform_data = dict(state.platform_data)
         self.metrics_latest = dict(state.metrics_latest)
+        self.holdings = dict(state.holdings)
+        self.liabilities = dict(state.liabilities)
+        self.investment_transactions = dict(state.investment_transactions)
         self.events: list[Event] = []
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
@@ -167,6 +187,9 @@ class _Work:
             balance_source=self.balance_source,
             platform_data=self.platform_data,
             metrics_latest=self.metrics_latest,
+            holdings=self.holdings,
+            liabilities=self.liabilities,
+            investment_transactions=self.investment_transactions,
             **changes,
         )
 
@@ -187,9 +210,15 @@ def apply(
     """
     context = observation.context
     work = _Work(state, utc_iso(context.received_at), origin.describe(context))
-    if isinstance(observation, AccountsObserved):
+    if not isinstance(observation, TransactionsObserved):
         for account in sorted(observation.accounts, key=lambda a: a.account_id):
             _decide_account(work, account.model_dump(mode="json"))
+        if isinstance(observation, HoldingsObserved):
+            _decide_holdings(work, observation)
+        elif isinstance(observation, InvestmentTransactionsObserved):
+            _decide_investment_transactions(work, observation)
+        elif isinstance(observation, LiabilitiesObserved):
+            _decide_liabilities(work, observation)
         return work.freeze(), work.events
     counts = _Counts()
     for upsert in observation.upserts:
@@ -218,6 +247,70 @@ def _decide_account(work: _Work, doc: dict[str, Any]) -> None:
             "balances": doc["balances"],
         }
         work.emit(EventType.BALANCE_UPDATED, payload)
+
+
+def _decide_holdings(work: _Work, observation: HoldingsObserved) -> None:
+    """Replace each account's holdings when the report says something new about them."""
+    securities = {s.security_id: s.model_dump(mode="json") for s in observation.securities}
+    reconciliations = {r.account_id: r.model_dump(mode="json") for r in observation.reconciliations}
+    by_account: dict[str, list[dict[str, Any]]] = {}
+    for holding in observation.holdings:
+        by_account.setdefault(holding.account_id, []).append(holding.model_dump(mode="json"))
+    investment_accounts = {
+        a.account_id for a in observation.accounts if a.type is AccountType.INVESTMENT
+    }
+    for account_id in sorted(investment_accounts | set(by_account)):
+        holdings = sorted(by_account.get(account_id, []), key=lambda h: h["holding_id"])
+        held_ids = sorted({h["security_id"] for h in holdings})
+        payload = {
+            "account_id": account_id,
+            "holdings": holdings,
+            "securities": [securities[i] for i in held_ids if i in securities],
+            "reconciliation": reconciliations.get(account_id),
+        }
+        _emit_snapshot(work, work.holdings, account_id, EventType.HOLDINGS_UPDATED, payload)
+
+
+def _decide_liabilities(work: _Work, observation: LiabilitiesObserved) -> None:
+    for liability in sorted(observation.liabilities, key=lambda item: item.account_id):
+        payload = {"liability": liability.model_dump(mode="json")}
+        _emit_snapshot(
+            work, work.liabilities, liability.account_id, EventType.LIABILITY_UPDATED, payload
+        )
+
+
+def _emit_snapshot(
+    work: _Work,
+    held: Mapping[str, Snapshot],
+    key: str,
+    event_type: EventType,
+    payload: dict[str, Any],
+) -> None:
+    digest = content_hash(payload)
+    current = held.get(key)
+    if current is not None and (current.content_hash == digest or current.as_of_us > work.as_of_us):
+        return
+    work.emit(event_type, {**payload, "content_hash": digest})
+
+
+def _decide_investment_transactions(
+    work: _Work, observation: InvestmentTransactionsObserved
+) -> None:
+    securities = {s.security_id: s.model_dump(mode="json") for s in observation.securities}
+    for transaction in sorted(observation.transactions, key=lambda t: t.investment_transaction_id):
+        doc = transaction.model_dump(mode="json")
+        payload = {"transaction": doc, "security": securities.get(doc["security_id"] or "")}
+        digest = content_hash(payload)
+        held = work.investment_transactions.get(doc["investment_transaction_id"])
+        if held == digest:
+            continue
+        if held is not None:
+            msg = (
+                f"investment transaction {doc['provider_investment_transaction_id']} "
+                "was reported again with other content"
+            )
+            raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "investment_transaction_id", msg)
+        work.emit(EventType.INVESTMENT_TRANSACTION_ADDED, {**payload, "content_hash": digest})
 
 
 def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> None:
@@ -398,6 +491,30 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
         )
 
 
+def _evolve_holdings(work: _Work, event: Event) -> None:
+    work.holdings[event.payload["account_id"]] = _snapshot(event)
+
+
+def _evolve_liability(work: _Work, event: Event) -> None:
+    work.liabilities[event.payload["liability"]["account_id"]] = _snapshot(event)
+
+
+def _evolve_investment_transaction(work: _Work, event: Event) -> None:
+    txn_id = event.payload["transaction"]["investment_transaction_id"]
+    work.investment_transactions[txn_id] = event.payload["content_hash"]
+
+
+def _snapshot(event: Event) -> Snapshot:
+    doc = {k: v for k, v in event.payload.items() if k != "content_hash"}
+    return Snapshot(
+        doc,
+        event.payload["content_hash"],
+        _micros_iso(event.occurred_at),
+        event.event_id,
+        event.stream_version,
+    )
+
+
 def _evolve_nothing(work: _Work, event: Event) -> None:
     """Summaries change no state beyond the stream position."""
 
@@ -411,6 +528,9 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.TRANSACTION_REMOVED.value: _evolve_removed,
     EventType.TRANSACTIONS_IMPORTED.value: _evolve_nothing,
     EventType.PLATFORM_DATA_RECORDED.value: _evolve_platform_data,
+    EventType.HOLDINGS_UPDATED.value: _evolve_holdings,
+    EventType.LIABILITY_UPDATED.value: _evolve_liability,
+    EventType.INVESTMENT_TRANSACTION_ADDED.value: _evolve_investment_transaction,
 }
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.types import IsoDateTime
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 
 
@@ -53,7 +55,7 @@ class ConnectEnvelope(BaseModel):
     provider: Provider
     connection_id: str = Field(min_length=1, max_length=256)
     sync_id: str = Field(min_length=1, max_length=256)
-    received_at: dt.datetime
+    received_at: IsoDateTime
     kind: SyncKind
     page: int = Field(default=0, ge=0)
     payload: dict[str, Any]

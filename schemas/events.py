@@ -29,6 +29,9 @@ class EventType(StrEnum):
     TRANSACTION_REMOVED = "TransactionRemoved"
     TRANSACTIONS_IMPORTED = "TransactionsImported"
     PLATFORM_DATA_RECORDED = "PlatformDataRecorded"
+    HOLDINGS_UPDATED = "HoldingsUpdated"
+    INVESTMENT_TRANSACTION_ADDED = "InvestmentTransactionAdded"
+    LIABILITY_UPDATED = "LiabilityUpdated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from schemas.envelopes import ID_PATTERN
+from schemas.types import IsoDateTime
 
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -60,7 +61,7 @@ class PlatformData(BaseModel):
     data_id: str = Field(pattern=ID_PATTERN)
     tenant_id: str = Field(pattern=ID_PATTERN)
     profile_id: str = Field(pattern=ID_PATTERN)
-    timestamp: dt.datetime
+    timestamp: IsoDateTime
     key: str = Field(pattern=METRIC_PATTERN)
     value: ExactNumber | StrictBool | dict[str, str]
     context: dict[str, str | int | bool | None] = Field(default_factory=dict)

@@ -57,12 +57,35 @@ def test_liabilities_fixture_mortgage_balance_is_exact_and_negative() -> None:
     assert mortgage.balances.current_minor == -5630206
 
 
-def test_sub_cent_investment_balance_is_refused_not_rounded() -> None:
+def test_investment_valuation_is_rounded_once_not_refused() -> None:
+    observed = _accounts(plaid_fixture("accounts_get.json"))
+    by_name = {a.name: a for a in observed.accounts}
+    k401 = by_name["Plaid 401k"]
+    assert k401.type is AccountType.INVESTMENT
+    # 23631.9805 is quantity x price, not a settled amount: half-even once to 23631.98.
+    assert k401.balances.current_minor == 2363198
+    assert by_name["Plaid Checking"].balances.current_minor == 11000
+    assert by_name["Plaid Student Loan"].balances.current_minor == -6526200
+
+
+@pytest.mark.parametrize(
+    ("index", "field", "value"),
+    [
+        (0, "current", 110.005),
+        (0, "available", 100.001),
+        (1, "available", 23631.9805),
+        (2, "current", 65262.001),
+    ],
+)
+def test_sub_cent_cash_and_loan_balances_are_still_refused(
+    index: int, field: str, value: float
+) -> None:
+    body = plaid_fixture("accounts_get.json")
+    body["accounts"][index]["balances"][field] = value
     with pytest.raises(RejectedInput) as caught:
-        _accounts(plaid_fixture("accounts_get.json"))
+        _accounts(body)
     assert caught.value.reason is Reason.EXCESS_PRECISION
-    assert caught.value.field == "payload.accounts[1].balances.current"
-    assert "23631.9805" in caught.value.message
+    assert caught.value.field == f"payload.accounts[{index}].balances.{field}"
 
 
 def test_transactions_fixture_flips_plaid_sign_and_keeps_dates() -> None:
