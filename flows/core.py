@@ -7,6 +7,7 @@ validation happen in the worker that owns the profile, and only raw bytes cross 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import bytewax.operators as op
 from bytewax.connectors.kafka import KafkaSink, KafkaSource
@@ -33,6 +34,11 @@ from flows.postgres import PostgresSink, SinkItem
 from flows.registry_step import RegistryInput, registry_builder
 from flows.twin_step import TwinInput, count_dead_letter, twin_builder
 from operators.decode import DecodeLimits
+
+
+#: A dead letter carries its input's bytes (base64), so it can be a third larger than the
+#: largest input the input topics accept; topics.yaml sizes the topics to match.
+PRODUCER_CONFIG: Final = {"message.max.bytes": str(32 * 1024 * 1024), "linger.ms": "5"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,8 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     brokers = [config.brokers]
     io = CoreIO(
         source=KafkaSource(brokers, config.inputs.all(), tail=not config.until_idle),
-        events=KafkaSink(brokers, config.events_topic),
-        dead_letters=KafkaSink(brokers, config.dlq_topic),
+        events=KafkaSink(brokers, config.events_topic, add_config=PRODUCER_CONFIG),
+        dead_letters=KafkaSink(brokers, config.dlq_topic, add_config=PRODUCER_CONFIG),
         store=PostgresSink(config.database_url, config.db_schema),
     )
     return wire_core_flow(io, config.inputs, config.limits)
