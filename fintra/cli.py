@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -14,8 +16,11 @@ from fintra import embedded, stack
 from fintra.demo import run_demo
 from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
+from fintra.files import file_envelope
 from fintra.ingest import publish, publish_keyed, read_lines
+from fintra.mapping_tools import check
 from fintra.migrate import migrate
+from fintra.plans import PlanNotFoundError, list_plans, load_plan
 from fintra.profiles import load_profile
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
 from fintra.runner import run
@@ -29,6 +34,7 @@ from fintra.settings import (
     load,
 )
 from fintra.topics import ensure_topics
+from schemas.envelopes import Provider
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -110,12 +116,14 @@ def cmd_topics_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    """Publish Connect envelopes from JSON-lines files."""
+    """Publish Connect envelopes from JSON-lines files, or raw CSV/OFX exports."""
     paths = [Path(p) for p in args.files]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         msg = f"no such file: {', '.join(missing)}"
         raise CliError(msg)
+    if args.provider is not None:
+        return _ingest_files(args, settings, paths)
     info = _require_stack(settings)
     logical = PLATFORM_DATA_TOPIC if args.platform_data else CONNECT_SYNC_TOPIC
     topic = settings.topic(logical)
@@ -123,6 +131,68 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     what = "platform data points" if args.platform_data else "envelopes"
     print(f"published {count} {what} to {topic}")
     return 0
+
+
+def _ingest_files(args: argparse.Namespace, settings: Settings, paths: list[Path]) -> int:
+    provider = Provider(args.provider)
+    if not (args.tenant and args.profile):
+        msg = f"--provider {provider.value} needs --tenant and --profile"
+        raise CliError(msg)
+    plan = None
+    if provider is Provider.CSV:
+        if not args.plan:
+            msg = "--provider csv needs --plan (a shipped plan name or a path)"
+            raise CliError(msg)
+        plan = _load_plan(args.plan)
+    account = {"provider_account_id": args.account} if args.account else None
+    now = dt.datetime.now(dt.UTC)
+    envelopes = [
+        orjson.dumps(
+            file_envelope(
+                provider, args.tenant, args.profile, path, now, plan=plan, account=account
+            )
+        )
+        for path in paths
+    ]
+    info = _require_stack(settings)
+    topic = settings.topic(CONNECT_SYNC_TOPIC)
+    count = publish(info.kafka_brokers, topic, envelopes)
+    print(f"published {count} {provider.value} files to {topic}")
+    return 0
+
+
+def _load_plan(name: str) -> dict[str, Any]:
+    try:
+        return load_plan(name)
+    except (PlanNotFoundError, ValueError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_mapping(args: argparse.Namespace, settings: Settings) -> int:
+    """List shipped plans, or validate or preview a plan against a file."""
+    if args.action == "list":
+        names = list_plans()
+        if args.json:
+            _print_json(names)
+        else:
+            for name in names:
+                print(name)
+        return 0
+    if not (args.plan and args.file):
+        msg = f"fintra mapping {args.action} needs PLAN and FILE"
+        raise CliError(msg)
+    _load_plan(args.plan)
+    outcome = check(args.plan, Path(args.file))
+    if args.action == "validate":
+        _print_json(
+            {k: outcome[k] for k in ("plan", "errors", "rows", "closing_balance") if k in outcome}
+        )
+    else:
+        shown = outcome.get("transactions", [])[: args.rows]
+        _print_json(
+            {**{k: v for k, v in outcome.items() if k != "transactions"}, "transactions": shown}
+        )
+    return 1 if outcome["errors"] else 0
 
 
 def cmd_registry_put(args: argparse.Namespace, settings: Settings) -> int:
@@ -211,6 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["create"], help="create missing topics")
     ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
     ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument(
+        "--provider",
+        choices=["csv", "ofx"],
+        help="the files are raw exports of this kind, not envelopes",
+    )
+    ingest.add_argument("--plan", help="csv: a shipped mapping plan name or a path")
+    ingest.add_argument("--tenant", help="csv/ofx: the tenant the files belong to")
+    ingest.add_argument("--profile", help="csv/ofx: the profile the files belong to")
+    ingest.add_argument("--account", help="csv: the provider account id of the file")
+    mapping = add("mapping", cmd_mapping, "list, validate and preview mapping plans")
+    mapping.add_argument("action", choices=["list", "validate", "preview"])
+    mapping.add_argument("plan", nargs="?", metavar="PLAN", help="a shipped name or a path")
+    mapping.add_argument("file", nargs="?", metavar="FILE")
+    mapping.add_argument("--json", action="store_true", help="print JSON (list)")
+    mapping.add_argument("--rows", type=int, default=5, help="preview: rows to show")
     ingest.add_argument(
         "--platform-data",
         action="store_true",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from operators import ofx, plaid, yapily
+from operators import mapping, ofx, plaid, yapily
 from operators.decode import DecodeLimits, decode_envelope
 from operators.exceptions import RejectedInput
 from operators.observations import Observation
@@ -50,6 +50,7 @@ NORMALISERS: dict[Provider, Normaliser] = {
     Provider.PLAID: plaid.normalise,
     Provider.YAPILY: yapily.normalise,
     Provider.OFX: ofx.normalise,
+    Provider.CSV: mapping.normalise,
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fintra.embedded import StackInfo
-from tests.support.envelopes import envelope, plaid_fixture, plaid_txn, sync_page
+from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, plaid_txn, sync_page
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +99,81 @@ def test_ingest_of_a_missing_file_says_so(cli_env: dict[str, str]) -> None:
     result = _fintra(cli_env, "ingest", "/nonexistent/syncs.jsonl")
     assert result.returncode == 1
     assert "no such file: /nonexistent/syncs.jsonl" in result.stderr
+
+
+def test_bank_exports_take_the_same_path_as_syncs(cli_env: dict[str, str]) -> None:
+    assert _fintra(cli_env, "up").returncode == 0
+    schwab = FIXTURES / "csv2ofx" / "schwab-checking-baltest-case3.csv"
+    result = _fintra(
+        cli_env,
+        "ingest",
+        "--provider",
+        "csv",
+        "--plan",
+        "schwab-checking",
+        "--tenant",
+        "banks",
+        "--profile",
+        "schwab",
+        str(schwab),
+    )
+    assert result.stdout.startswith("published 1 csv files"), result.stderr
+    ofx = [
+        FIXTURES / "ofxparse" / "checking.ofx",
+        FIXTURES / "ofxparse" / "fail_nice" / "decimal_error.ofx",
+    ]
+    result = _fintra(
+        cli_env,
+        "ingest",
+        "--provider",
+        "ofx",
+        "--tenant",
+        "banks",
+        "--profile",
+        "ofx",
+        *map(str, ofx),
+    )
+    assert result.stdout.startswith("published 2 ofx files"), result.stderr
+    assert _fintra(cli_env, "run", "--until-idle").returncode == 0
+
+    shown = json.loads(_fintra(cli_env, "profile", "banks", "schwab").stdout)
+    (account,) = shown["accounts"]
+    assert account["balances"]["current"] == {"value": "878.47", "currency": "USD"}
+    assert shown["transaction_count"] == 4
+    assert json.loads(_fintra(cli_env, "profile", "banks", "ofx").stdout)["transaction_count"] == 3
+    listed = json.loads(_fintra(cli_env, "dlq", "ls", "--json").stdout)
+    assert [x["reason"] for x in listed] == ["invalid_amount"]
+    missing_plan = _fintra(
+        cli_env, "ingest", "--provider", "csv", "--tenant", "banks", "--profile", "x", str(schwab)
+    )
+    assert missing_plan.returncode == 1
+    assert "--plan" in missing_plan.stderr
+
+
+def test_mapping_commands(cli_env: dict[str, str]) -> None:
+    listed = _fintra(cli_env, "mapping", "list", "--json")
+    assert "schwab-checking" in json.loads(listed.stdout)
+    fixture = str(FIXTURES / "csv2ofx" / "schwab-checking-baltest-case5.csv")
+    validated = _fintra(cli_env, "mapping", "validate", "schwab-checking", fixture)
+    assert validated.returncode == 0, validated.stderr
+    assert json.loads(validated.stdout)["closing_balance"] == {
+        "value": "878.47",
+        "currency": "USD",
+        "date": "2022-08-17",
+    }
+    preview = _fintra(
+        cli_env,
+        "mapping",
+        "preview",
+        "ingesp",
+        str(FIXTURES / "csv2ofx" / "ingesp.csv"),
+        "--rows",
+        "2",
+    )
+    assert len(json.loads(preview.stdout)["transactions"]) == 2
+    wrong = _fintra(cli_env, "mapping", "validate", "gls", fixture)
+    assert wrong.returncode == 1
+    assert json.loads(wrong.stdout)["errors"][0]["code"]
+    unknown = _fintra(cli_env, "mapping", "validate", "no-such-bank", fixture)
+    assert unknown.returncode == 1
+    assert "schwab-checking" in unknown.stderr
