@@ -36,9 +36,11 @@ def main() -> int:
         started = time.perf_counter()
         subprocess.run([*fintra, "run", "--until-idle"], env=env, check=True)
         elapsed = time.perf_counter() - started
-        print(f"{transactions} transactions in {len(sample.envelopes)} envelopes, "
-              f"{len(sample.truth)} profiles: run --until-idle took {elapsed:.1f}s "
-              f"= {transactions / elapsed:,.0f} transactions/s")
+        print(
+            f"{transactions} transactions in {len(sample.envelopes)} envelopes, "
+            f"{len(sample.truth)} profiles: run --until-idle took {elapsed:.1f}s "
+            f"= {transactions / elapsed:,.0f} transactions/s"
+        )
     finally:
         embedded.stop(home)
     return 0
