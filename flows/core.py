@@ -35,7 +35,6 @@ from flows.registry_step import RegistryInput, registry_builder
 from flows.twin_step import TwinInput, count_dead_letter, twin_builder
 from operators.decode import DecodeLimits
 
-
 #: A dead letter carries its input's bytes (base64), so it can be a third larger than the
 #: largest input the input topics accept; topics.yaml sizes the topics to match.
 PRODUCER_CONFIG: Final = {"message.max.bytes": str(32 * 1024 * 1024), "linger.ms": "5"}
