@@ -29,12 +29,15 @@ from fintra.settings import (
     DLQ_TOPIC,
     PLATFORM_DATA_TOPIC,
     REGISTRY_TOPIC,
+    TENANTS_TOPIC,
     Settings,
     SettingsError,
     load,
 )
 from fintra.topics import ensure_topics
 from schemas.envelopes import Provider
+from schemas.money import MoneyError, currency_exponent
+from schemas.platform import TenantSettings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -235,6 +238,21 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tenant_put(args: argparse.Namespace, settings: Settings) -> int:
+    """Set a tenant's defaults (its profiles' default base currency)."""
+    try:
+        tenant = TenantSettings(tenant_id=args.tenant, base_currency=args.base_currency)
+        currency_exponent(tenant.base_currency)
+    except (ValueError, MoneyError) as exc:
+        raise CliError(str(exc)) from exc
+    info = _require_stack(settings)
+    topic = settings.topic(TENANTS_TOPIC)
+    message = (f"{tenant.tenant_id}:defaults".encode(), orjson.dumps(tenant.model_dump()))
+    publish_keyed(info.kafka_brokers, topic, [message])
+    print(f"tenant {tenant.tenant_id}: base currency {tenant.base_currency} ({topic})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
@@ -300,6 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--platform-data",
         action="store_true",
         help="the lines are platform data points (FOS UnifiedPlatformData)",
+    )
+    tenant = add("tenant", cmd_tenant_put, "set a tenant's defaults")
+    tenant.add_argument("action", choices=["put"])
+    tenant.add_argument("tenant")
+    tenant.add_argument(
+        "--base-currency",
+        required=True,
+        metavar="CCY",
+        help="the default base currency of the tenant's profiles",
     )
     dlq = add("dlq", cmd_dlq, "list dead letters, or replay them after a fix")
     dlq.add_argument("action", choices=["ls", "replay"])

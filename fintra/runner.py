@@ -16,6 +16,7 @@ from fintra.settings import (
     EVENTS_TOPIC,
     PLATFORM_DATA_TOPIC,
     REGISTRY_TOPIC,
+    TENANTS_TOPIC,
     Settings,
 )
 from flows.core import CoreFlowConfig, InputTopics, build_core_flow
@@ -35,6 +36,7 @@ def flow_config(settings: Settings, info: StackInfo, *, until_idle: bool) -> Cor
             syncs=settings.topic(CONNECT_SYNC_TOPIC),
             platform_data=settings.topic(PLATFORM_DATA_TOPIC),
             registry=settings.topic(REGISTRY_TOPIC),
+            tenants=settings.topic(TENANTS_TOPIC),
         ),
         events_topic=settings.topic(EVENTS_TOPIC),
         dlq_topic=settings.topic(DLQ_TOPIC),

@@ -16,6 +16,7 @@ EVENTS_TOPIC: Final = "core.events.v1"
 DLQ_TOPIC: Final = "core.dlq.v1"
 PLATFORM_DATA_TOPIC: Final = "connect.custom_data.v1"
 REGISTRY_TOPIC: Final = "brain.registry.v1"
+TENANTS_TOPIC: Final = "core.tenants.v1"
 
 _SCHEMA_PATTERN: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

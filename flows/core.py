@@ -22,7 +22,6 @@ from flows.kafka import (
     dead_letter_message,
     event_message,
     key_error,
-    only_accepted,
     only_dead_letters,
     only_events,
     only_stored,
@@ -31,9 +30,16 @@ from flows.kafka import (
     to_raw_record,
 )
 from flows.postgres import PostgresSink, SinkItem
-from flows.registry_step import RegistryInput, registry_builder
+from flows.registry_step import (
+    RegistryInput,
+    RegistryOutput,
+    TenantInputKind,
+    registry_builder,
+)
 from flows.twin_step import TwinInput, count_dead_letter, twin_builder
 from operators.decode import DecodeLimits
+from operators.registry import AcceptedPlatformData, TenantDefaults
+from schemas.records import DeadLetter, RawRecord
 
 #: A dead letter carries its input's bytes (base64), so it can be a third larger than the
 #: largest input the input topics accept; topics.yaml sizes the topics to match.
@@ -47,10 +53,19 @@ class InputTopics:
     syncs: str
     platform_data: str
     registry: str
+    tenants: str
 
     def all(self) -> list[str]:
         """Every input topic, in a stable order."""
-        return [self.syncs, self.platform_data, self.registry]
+        return [self.syncs, self.platform_data, self.registry, self.tenants]
+
+    def tenant_input(self, record: RawRecord) -> RegistryInput:
+        """Tag a record bound for the tenant step with what it brings."""
+        kind = {
+            self.registry: TenantInputKind.DEFINITION,
+            self.tenants: TenantInputKind.SETTINGS,
+        }.get(record.topic, TenantInputKind.DATA)
+        return RegistryInput(record, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +104,17 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     return wire_core_flow(io, config.inputs, config.limits)
 
 
+def profile_seen(record: RawRecord) -> RegistryInput:
+    """A marker telling the tenant step a profile exists (its bytes stay behind)."""
+    marker = RawRecord(record.key, None, record.topic, record.partition, record.offset)
+    return RegistryInput(marker, TenantInputKind.PROFILE_SEEN)
+
+
+def for_twin(item: RegistryOutput) -> AcceptedPlatformData | TenantDefaults | None:
+    """Pass on what the tenant step addresses to a profile; drop dead letters."""
+    return None if isinstance(item, DeadLetter) else item
+
+
 def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dataflow:
     """Wire the core dataflow between the given ends (tests pass in-memory ones)."""
     flow = Dataflow("core")
@@ -101,17 +127,22 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
     )
     syncs = op.branch("split_syncs", checked.trues, lambda r: r.topic == topics.syncs)
 
-    # Platform data and registry definitions meet in the worker that owns the tenant.
-    to_registry = op.map(
-        "tag_for_registry", syncs.falses, lambda r: RegistryInput(r, r.topic == topics.registry)
+    # Platform data, metric definitions and tenant defaults meet in the worker that owns the
+    # tenant; it also learns the tenant's profiles from the keys of their syncs.
+    to_tenant = op.merge(
+        "tenant_inputs",
+        op.map("tag_for_tenant", syncs.falses, topics.tenant_input),
+        op.map("profile_seen", syncs.trues, profile_seen),
     )
-    by_tenant = op.key_on("key_by_tenant", to_registry, lambda item: tenant_of(item.record))
+    by_tenant = op.key_on("key_by_tenant", to_tenant, lambda item: tenant_of(item.record))
     checked_data = op.map(
         "drop_tenant_key",
         op.stateful("registry", by_tenant, registry_builder(limits)),
         lambda pair: pair[1],
     )
-    accepted = op.filter_map("accepted_data", checked_data, only_accepted)
+    accepted: Stream[AcceptedPlatformData | TenantDefaults] = op.filter_map(
+        "accepted_data", checked_data, for_twin
+    )
     data_letters = op.filter_map("data_dead_letters", checked_data, only_dead_letters)
 
     keyed: KeyedStream[TwinInput] = op.merge(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bytewax.operators import StatefulLogic
 
@@ -16,23 +17,35 @@ from operators.decode import DecodeLimits
 from operators.exceptions import RejectedInput
 from operators.registry import (
     AcceptedPlatformData,
+    TenantDefaults,
     TenantRegistry,
     accept_data,
     apply_definition,
+    apply_settings,
+    note_profile,
     reject,
 )
 from schemas.records import DeadLetter, RawRecord
 
 
+class TenantInputKind(StrEnum):
+    """What a record brings to the tenant step."""
+
+    DEFINITION = "definition"
+    DATA = "data"
+    SETTINGS = "settings"
+    PROFILE_SEEN = "profile_seen"
+
+
 @dataclass(frozen=True, slots=True)
 class RegistryInput:
-    """A record for the registry step: a definition, or a data point to validate."""
+    """A record for the tenant step: a definition, a data point, settings, or a profile."""
 
     record: RawRecord
-    is_definition: bool
+    kind: TenantInputKind
 
 
-RegistryOutput = AcceptedPlatformData | DeadLetter
+RegistryOutput = AcceptedPlatformData | TenantDefaults | DeadLetter
 
 
 class RegistryLogic(StatefulLogic[RegistryInput, RegistryOutput, TenantRegistry]):
@@ -48,15 +61,27 @@ class RegistryLogic(StatefulLogic[RegistryInput, RegistryOutput, TenantRegistry]
         tenant = (record.key or b"").decode("utf-8", errors="replace").partition(":")[0]
         registry = self._state if self._state is not None else TenantRegistry(tenant)
         try:
-            if value.is_definition:
-                self._state = apply_definition(registry, record, self._limits)
-                INPUTS.labels(record.topic, "accepted").inc()
-                return (), StatefulLogic.RETAIN
-            self._state = registry
-            return (accept_data(registry, record, self._limits),), StatefulLogic.RETAIN
+            outputs = self._apply(registry, value)
         except RejectedInput as exc:
             self._state = registry
             return (count_dead_letter(reject(record, exc, tenant)),), StatefulLogic.RETAIN
+        return outputs, StatefulLogic.RETAIN
+
+    def _apply(self, registry: TenantRegistry, value: RegistryInput) -> list[RegistryOutput]:
+        record = value.record
+        self._state = registry
+        if value.kind is TenantInputKind.PROFILE_SEEN:
+            self._state, defaults = note_profile(registry, record)
+            return list(defaults)
+        if value.kind is TenantInputKind.DATA:
+            return [accept_data(registry, record, self._limits)]
+        if value.kind is TenantInputKind.DEFINITION:
+            self._state = apply_definition(registry, record, self._limits)
+            INPUTS.labels(record.topic, "accepted").inc()
+            return []
+        self._state, addressed = apply_settings(registry, record, self._limits)
+        INPUTS.labels(record.topic, "accepted").inc()
+        return list(addressed)
 
     def snapshot(self) -> TenantRegistry:
         """Return the registry as is: it is never mutated after a step."""

@@ -9,7 +9,7 @@ from prometheus_client import Counter
 
 from operators.decode import DecodeLimits
 from operators.pipeline import Output, process
-from operators.registry import AcceptedPlatformData
+from operators.registry import AcceptedPlatformData, TenantDefaults
 from operators.twin import ProfileState
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
@@ -24,7 +24,7 @@ EVENTS = Counter("fintra_events_total", "Events emitted, by type", ["type"])
 DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what the twin had")
 
 
-TwinInput = RawRecord | AcceptedPlatformData
+TwinInput = RawRecord | AcceptedPlatformData | TenantDefaults
 
 
 class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
@@ -36,7 +36,7 @@ class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
 
     def on_item(self, value: TwinInput) -> tuple[Iterable[Output], bool]:
         """Apply one record and count what happened."""
-        record = value.record if isinstance(value, AcceptedPlatformData) else value
+        record = value if isinstance(value, RawRecord) else value.record
         stream_key = record.key.decode() if record.key else ""
         before = self._state.noops if self._state is not None else 0
         self._state, outputs = process(self._state, stream_key, value, self._limits)

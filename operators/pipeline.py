@@ -16,12 +16,13 @@ from operators.decode import DecodeLimits, decode_envelope
 from operators.exceptions import RejectedInput
 from operators.observations import Observation
 from operators.projection import profile_document
-from operators.registry import AcceptedPlatformData
+from operators.registry import AcceptedPlatformData, TenantDefaults
 from operators.twin import (
     EventSourceInfo,
     ProfileState,
     apply,
     apply_platform_data,
+    apply_tenant_defaults,
     initial_state,
 )
 from schemas.envelopes import ConnectEnvelope, Provider
@@ -81,7 +82,7 @@ def _apply_envelope(
 def process(
     state: ProfileState | None,
     stream_key: str,
-    item: RawRecord | AcceptedPlatformData,
+    item: RawRecord | AcceptedPlatformData | TenantDefaults,
     limits: DecodeLimits,
 ) -> tuple[ProfileState, list[Output]]:
     """Apply one raw record to the twin of ``stream_key``; return the state and the outputs.
@@ -90,11 +91,13 @@ def process(
     single dead letter.
     """
     current = state if state is not None else initial_state(stream_key)
-    record = item.record if isinstance(item, AcceptedPlatformData) else item
+    record = item if isinstance(item, RawRecord) else item.record
     origin = EventSourceInfo(record.topic, record.partition, record.offset)
     try:
         if isinstance(item, AcceptedPlatformData):
             new_state, events = apply_platform_data(current, item.data, item.metric, origin)
+        elif isinstance(item, TenantDefaults):
+            new_state, events = apply_tenant_defaults(current, item.base_currency, origin)
         else:
             new_state, events = _apply_envelope(current, item, origin, limits)
     except RejectedInput as exc:

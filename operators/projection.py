@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from operators.twin import ProfileState
+from operators.twin import ProfileState, base_currency
 from schemas.money import format_minor
 
 _LIABILITY_TYPES = frozenset({"CREDIT", "LOAN"})
@@ -25,6 +25,7 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "profile_id": state.profile_id,
         "version": state.version,
         "source_event_id": state.last_event_id,
+        "base_currency": base_currency(state),
         "accounts": accounts,
         "net_worth": net_worth,
         "total_debt": total_debt,

@@ -16,8 +16,8 @@ from operators.decode import DecodeLimits, parse_json, validate_model
 from operators.exceptions import RejectedInput
 from schemas.canonical import content_hash
 from schemas.envelopes import utc_iso
-from schemas.money import MoneyError, parse_minor
-from schemas.platform import MetricDefinition, PlatformData, ReturnType
+from schemas.money import MoneyError, currency_exponent, parse_minor
+from schemas.platform import MetricDefinition, PlatformData, ReturnType, TenantSettings
 from schemas.records import DeadLetter, RawRecord, Reason
 
 
@@ -31,10 +31,25 @@ class RegisteredMetric:
 
 @dataclass(frozen=True, slots=True)
 class TenantRegistry:
-    """The metrics one tenant has registered."""
+    """What Core knows of one tenant: its metrics, its defaults and its profiles.
+
+    The profiles are learnt from the keys of the tenant's inputs, so that a change of the
+    tenant's defaults reaches every profile, and a new profile receives them on arrival.
+    """
 
     tenant_id: str
     metrics: dict[str, RegisteredMetric] = field(default_factory=dict)
+    base_currency: str | None = None
+    profiles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class TenantDefaults:
+    """The tenant's defaults, addressed to one of its profiles."""
+
+    record: RawRecord
+    stream_key: str
+    base_currency: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +140,45 @@ def accept_data(
         "definition_hash": registered.definition_hash,
     }
     return AcceptedPlatformData(record, text, normalised, metric)
+
+
+def apply_settings(
+    registry: TenantRegistry, record: RawRecord, limits: DecodeLimits
+) -> tuple[TenantRegistry, list[TenantDefaults]]:
+    """Take a tenant's new defaults and address them to every profile it has.
+
+    Raises:
+        RejectedInput: for malformed settings, an unknown currency, or a key mismatch.
+    """
+    settings = validate_model(TenantSettings, parse_json(record.value, limits), prefix="")
+    tenant = (record.key or b"").decode("utf-8", errors="replace").partition(":")[0]
+    if settings.tenant_id != tenant:
+        msg = f"settings name tenant {settings.tenant_id!r} but the key is {tenant!r}"
+        raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+    try:
+        currency_exponent(settings.base_currency)
+    except MoneyError as exc:
+        raise RejectedInput(Reason.UNKNOWN_CURRENCY, "base_currency", exc.message) from exc
+    updated = replace(registry, base_currency=settings.base_currency)
+    defaults = [
+        TenantDefaults(record, f"{tenant}:{profile}", settings.base_currency)
+        for profile in sorted(registry.profiles)
+    ]
+    return updated, defaults
+
+
+def note_profile(
+    registry: TenantRegistry, record: RawRecord
+) -> tuple[TenantRegistry, list[TenantDefaults]]:
+    """Learn a profile from an input's key; a new one receives the tenant's defaults."""
+    stream_key = (record.key or b"").decode("utf-8", errors="replace")
+    profile = stream_key.partition(":")[2]
+    if profile in registry.profiles:
+        return registry, []
+    updated = replace(registry, profiles=registry.profiles | {profile})
+    if registry.base_currency is None:
+        return updated, []
+    return updated, [TenantDefaults(record, stream_key, registry.base_currency)]
 
 
 def reject(record: RawRecord, exc: RejectedInput, tenant_id: str | None) -> DeadLetter:

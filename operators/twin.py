@@ -12,6 +12,7 @@ not models: one small tuple per retained transaction, enough to dedupe and to or
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple
@@ -34,12 +35,23 @@ from schemas.records import Reason
 
 
 class TxEntry(NamedTuple):
-    """What the twin retains of a transaction: enough to dedupe and to order changes."""
+    """What the twin retains of a transaction, without the full document.
+
+    Enough to dedupe, to order changes and to feed the engines (cashflow, recurring streams,
+    daily history). Strings repeated across transactions (account, currency, kind,
+    merchant) are interned, so a retained transaction costs one small tuple.
+    """
 
     content_hash: str
     pending: bool
     as_of_us: int
     account_id: str
+    amount_minor: int
+    currency: str
+    day: int
+    kind: str
+    merchant_key: str
+    source_event_id: str
 
 
 class AccountEntry(NamedTuple):
@@ -98,6 +110,8 @@ class ProfileState:
     platform_data: Mapping[str, str] = field(default_factory=dict)
     metrics_latest: Mapping[str, MetricEntry] = field(default_factory=dict)
     holdings: Mapping[str, Snapshot] = field(default_factory=dict)
+    tenant_base_currency: str | None = None
+    last_occurred_at: str | None = None
     liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
@@ -156,6 +170,8 @@ class _Work:
         self.platform_data = dict(state.platform_data)
         self.metrics_latest = dict(state.metrics_latest)
         self.holdings = dict(state.holdings)
+        self.tenant_base_currency = state.tenant_base_currency
+        self.last_occurred_at = state.last_occurred_at
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
         self.events: list[Event] = []
@@ -188,10 +204,27 @@ class _Work:
             platform_data=self.platform_data,
             metrics_latest=self.metrics_latest,
             holdings=self.holdings,
+            tenant_base_currency=self.tenant_base_currency,
+            last_occurred_at=self.last_occurred_at,
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
             **changes,
         )
+
+
+def base_currency(state: ProfileState) -> str | None:
+    """The profile's base currency: the tenant's default, else its first account's currency.
+
+    "First" is the account created earliest in the stream, so the answer does not depend on
+    account ids.
+    """
+    if state.tenant_base_currency is not None:
+        return state.tenant_base_currency
+    if not state.accounts:
+        return None
+    first = min(state.accounts.values(), key=lambda entry: entry.version)
+    currency: str = first.doc["currency"]
+    return currency
 
 
 def initial_state(stream_key: str) -> ProfileState:
@@ -421,6 +454,27 @@ def apply_platform_data(
     return work.freeze(), work.events
 
 
+def apply_tenant_defaults(
+    state: ProfileState, base_currency: str, origin: EventSourceInfo
+) -> tuple[ProfileState, list[Event]]:
+    """Record the tenant's default base currency in the profile's stream when it changes."""
+    if state.tenant_base_currency == base_currency:
+        return state, []
+    source = {
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "provider": "tenant",
+        "connection_id": None,
+        "sync_id": None,
+    }
+    # Defaults have no event time of their own; the profile's last event time keeps the
+    # stream's time monotonic and the result independent of when the default arrived.
+    work = _Work(state, state.last_occurred_at or "1970-01-01T00:00:00Z", source)
+    work.emit(EventType.TENANT_DEFAULTS_APPLIED, {"base_currency": base_currency})
+    return work.freeze(), work.events
+
+
 # --- evolve: the only place state changes, shared by the live fold and log replays ---------
 
 
@@ -430,6 +484,7 @@ def evolve_into(work: _Work, event: Event) -> None:
     work.version = event.stream_version
     work.last_hash = event.hash
     work.last_event_id = event.event_id
+    work.last_occurred_at = event.occurred_at
 
 
 def _evolve_account(work: _Work, event: Event) -> None:
@@ -466,9 +521,38 @@ def _evolve_transaction(work: _Work, event: Event) -> None:
     if replaces is not None:
         work.transactions.pop(replaces, None)
         work.tombstones[replaces] = as_of_us
-    work.transactions[doc["transaction_id"]] = TxEntry(
-        event.payload["content_hash"], doc["status"] == "PENDING", as_of_us, doc["account_id"]
+    work.transactions[doc["transaction_id"]] = tx_entry(
+        doc, event.payload["content_hash"], as_of_us, event.event_id
     )
+
+
+def tx_entry(doc: Mapping[str, Any], digest: str, as_of_us: int, event_id: str) -> TxEntry:
+    """Return what the twin keeps of a FOS transaction document."""
+    dates = doc["dates"]
+    day = dt.date.fromisoformat(dates["posted"] or dates["authorised"] or "1970-01-01")
+    merchant = doc["merchant"]
+    return TxEntry(
+        digest,
+        doc["status"] == "PENDING",
+        as_of_us,
+        sys.intern(doc["account_id"]),
+        doc["amount_minor"],
+        sys.intern(doc["currency"]),
+        day.toordinal(),
+        sys.intern(doc["details"]["type"]),
+        sys.intern(merchant_key(merchant["clean_name"] or merchant["raw_name"])),
+        event_id,
+    )
+
+
+def merchant_key(name: str) -> str:
+    """A counterparty name reduced to what stays stable across a merchant's transactions.
+
+    Case, digits (store numbers, dates, references) and punctuation vary between charges of
+    the same merchant; letters in order do not.
+    """
+    words = ("".join(c if c.isalpha() else " " for c in name.lower())).split()
+    return " ".join(words[:4])
 
 
 def _evolve_removed(work: _Work, event: Event) -> None:
@@ -489,6 +573,10 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
         work.metrics_latest[data["key"]] = MetricEntry(
             data, event.payload["metric"], event.event_id, event.stream_version
         )
+
+
+def _evolve_tenant_defaults(work: _Work, event: Event) -> None:
+    work.tenant_base_currency = event.payload["base_currency"]
 
 
 def _evolve_holdings(work: _Work, event: Event) -> None:
@@ -529,6 +617,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.TRANSACTIONS_IMPORTED.value: _evolve_nothing,
     EventType.PLATFORM_DATA_RECORDED.value: _evolve_platform_data,
     EventType.HOLDINGS_UPDATED.value: _evolve_holdings,
+    EventType.TENANT_DEFAULTS_APPLIED.value: _evolve_tenant_defaults,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,
     EventType.INVESTMENT_TRANSACTION_ADDED.value: _evolve_investment_transaction,
 }

@@ -32,6 +32,7 @@ class EventType(StrEnum):
     HOLDINGS_UPDATED = "HoldingsUpdated"
     INVESTMENT_TRANSACTION_ADDED = "InvestmentTransactionAdded"
     LIABILITY_UPDATED = "LiabilityUpdated"
+    TENANT_DEFAULTS_APPLIED = "TenantDefaultsApplied"
 
 
 @dataclass(frozen=True, slots=True)

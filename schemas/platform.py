@@ -73,3 +73,12 @@ class PlatformData(BaseModel):
             msg = "timestamp must carry a timezone (ISO 8601 with Z or an offset)"
             raise ValueError(msg)
         return value.astimezone(dt.UTC)
+
+
+class TenantSettings(BaseModel):
+    """A tenant's defaults (``core.tenants.v1``, compacted, keyed by tenant)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    base_currency: str = Field(pattern=r"^[A-Z]{3}$")

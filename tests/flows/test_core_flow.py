@@ -20,7 +20,10 @@ from schemas.events import Event
 
 TOPIC = "connect.sync_completed.v1"
 TOPICS = InputTopics(
-    syncs=TOPIC, platform_data="connect.custom_data.v1", registry="brain.registry.v1"
+    syncs=TOPIC,
+    platform_data="connect.custom_data.v1",
+    registry="brain.registry.v1",
+    tenants="core.tenants.v1",
 )
 
 
@@ -217,3 +220,27 @@ def test_a_removed_metric_no_longer_accepts_data() -> None:
         ]
     )
     assert [orjson.loads(m.value)["reason"] for m in run.letters] == ["unknown_metric"]
+
+
+def tenant_defaults(
+    tenant: str, currency: str, offset: int
+) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    body = {"tenant_id": tenant, "base_currency": currency}
+    return message(body, offset, key=f"{tenant}:defaults".encode(), topic=TOPICS.tenants)
+
+
+def test_tenant_defaults_reach_existing_and_new_profiles() -> None:
+    messages = sample_messages()
+    first = [m for m in messages if m.key == b"t_001:p_0001"]
+    later = [m for m in messages if m.key == b"t_001:p_0002"]
+    run = Run()
+    run.execute(
+        [*first, tenant_defaults("t_001", "EUR", 1), *later, tenant_defaults("t_002", "XYZ", 2)]
+    )
+    applied = sorted(
+        (e.profile_id, e.payload["base_currency"])
+        for e in run.stored
+        if isinstance(e, Event) and e.type == "TenantDefaultsApplied"
+    )
+    assert applied == [("p_0001", "EUR"), ("p_0002", "EUR")]
+    assert [orjson.loads(m.value)["reason"] for m in run.letters] == ["unknown_currency"]
