@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from operators.engines import cashflow_view, health_view
 from operators.twin import ProfileState, base_currency
 from schemas.money import format_minor
 
@@ -19,6 +20,7 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
     """Return the ``view_unified_profile`` document of a twin."""
     accounts = [_account_view(state, account_id) for account_id in sorted(state.accounts)]
     net_worth, total_debt = _balance_sheet(state)
+    cashflow = cashflow_view(state)
     live = state.transactions.values()
     return {
         "tenant_id": state.tenant_id,
@@ -39,6 +41,8 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
             for _, entry in sorted(state.liabilities.items())
         ],
         "investment_transaction_count": len(state.investment_transactions),
+        "cashflow": money_views(cashflow, cashflow["currency"]) if cashflow else None,
+        "health": health_view(state, cashflow),
     }
 
 

@@ -1,0 +1,97 @@
+"""The twin's derived engines, computed from its state: cashflow and the health score.
+
+They are functions of the state alone, so a twin rebuilt from the event log derives the
+same numbers, and each number names the event it reflects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from operators.cashflow import FlowItem, cashflow_summary, monthly_cashflow
+from operators.health import HealthInputs, Sourced, financial_health
+from operators.twin import ProfileState, base_currency
+
+_LIABILITIES = frozenset({"CREDIT", "LOAN"})
+
+
+def flow_items(state: ProfileState) -> list[FlowItem]:
+    """The profile's transactions as the cashflow engine reads them."""
+    types = {key: entry.doc["type"] for key, entry in state.accounts.items()}
+    return [
+        FlowItem(
+            transaction_id=txn_id,
+            account_id=entry.account_id,
+            account_type=types.get(entry.account_id, "OTHER"),
+            day=dt.date.fromordinal(entry.day),
+            amount_minor=entry.amount_minor,
+            currency=entry.currency,
+            kind=entry.kind,
+            pending=entry.pending,
+        )
+        for txn_id, entry in state.transactions.items()
+    ]
+
+
+def as_of_day(state: ProfileState) -> dt.date | None:
+    """The day the twin's data reaches: its latest event time (never the wall clock)."""
+    if state.last_occurred_at is None:
+        return None
+    return dt.datetime.fromisoformat(state.last_occurred_at).date()
+
+
+def cashflow_view(state: ProfileState) -> dict[str, Any] | None:
+    """Monthly income, expenses and transfers in the base currency, and their summary."""
+    currency, as_of = base_currency(state), as_of_day(state)
+    if currency is None or as_of is None or not state.transactions:
+        return None
+    months = monthly_cashflow(flow_items(state), currency=currency)
+    summary = cashflow_summary(months, as_of=as_of)
+    return {
+        "currency": currency,
+        "months": [_plain(asdict(flow)) for flow in months.values()],
+        "summary": _plain(asdict(summary)),
+        "source_event_id": state.last_event_id,
+        "version": state.version,
+    }
+
+
+def health_view(state: ProfileState, cashflow: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The FOS FinancialHealthScore, each component with the events it came from."""
+    currency = base_currency(state)
+    if currency is None or cashflow is None or state.balance_source is None:
+        return None
+    summary = cashflow["summary"]
+    flow = (state.last_event_id or "", state.version)
+    balance = state.balance_source
+    liquid = assets = debt = 0
+    for entry in state.accounts.values():
+        if entry.doc["currency"] != currency:
+            continue
+        current = entry.doc["balances"]["current_minor"]
+        if entry.doc["type"] in _LIABILITIES:
+            debt += max(0, -current)
+        else:
+            assets += max(0, current)
+            liquid += max(0, current) if entry.doc["type"] == "DEPOSITORY" else 0
+    score = financial_health(
+        HealthInputs(
+            currency=currency,
+            income_minor=Sourced(summary["income_minor"], *flow),
+            expenses_minor=Sourced(summary["expenses_minor"], *flow),
+            window_days=summary["window_days"],
+            liquid_minor=Sourced(liquid, *balance),
+            assets_minor=Sourced(assets, *balance),
+            debt_minor=Sourced(debt, *balance),
+        )
+    )
+    return score.view()
+
+
+def _plain(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
+        for k, v in doc.items()
+    }
