@@ -34,6 +34,7 @@ from fintra.settings import (
     SettingsError,
     load,
 )
+from fintra.snapshots import rebuild_history
 from fintra.topics import ensure_topics
 from schemas.envelopes import Provider
 from schemas.money import MoneyError, currency_exponent
@@ -253,6 +254,27 @@ def cmd_tenant_put(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_snapshots(args: argparse.Namespace, settings: Settings) -> int:
+    """Regenerate daily history rows from the event log."""
+    try:
+        start, end = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if start > end:
+        msg = f"--from {start} is after --to {end}"
+        raise CliError(msg)
+    info = _require_stack(settings)
+    counts = rebuild_history(
+        info.database_url, settings.db_schema, start, end, tenant_id=args.tenant
+    )
+    print(
+        f"rebuilt {counts.profiles} profiles from {counts.events} events: "
+        f"{counts.balance_rows} balance rows, {counts.net_worth_rows} net worth rows "
+        f"between {start} and {end}"
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
@@ -297,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", cmd_migrate, "apply pending SQL migrations")
     topics = add("topics", cmd_topics_create, "manage topics")
     topics.add_argument("action", choices=["create"], help="create missing topics")
+    _add_data_commands(add)
+    return parser
+
+
+def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    """Commands that move data in and out: ingestion, plans, registry, dead letters, history."""
     ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
     ingest.add_argument("files", nargs="+", metavar="FILE")
     ingest.add_argument(
@@ -319,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the lines are platform data points (FOS UnifiedPlatformData)",
     )
+    snapshots = add("snapshots", cmd_snapshots, "regenerate daily history from the event log")
+    snapshots.add_argument("action", choices=["rebuild"])
+    snapshots.add_argument("--from", dest="date_from", required=True, metavar="DATE")
+    snapshots.add_argument("--to", dest="date_to", required=True, metavar="DATE")
+    snapshots.add_argument("--tenant", help="only this tenant's profiles")
     tenant = add("tenant", cmd_tenant_put, "set a tenant's defaults")
     tenant.add_argument("action", choices=["put"])
     tenant.add_argument("tenant")
@@ -352,7 +385,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tenants", type=int, default=2)
     demo.add_argument("--profiles", type=int, default=3, help="profiles per tenant")
     demo.add_argument("--months", type=int, default=6)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

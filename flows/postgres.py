@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 import orjson
 import psycopg
@@ -46,6 +46,19 @@ CREATE TEMP TABLE IF NOT EXISTS stage_events
     (LIKE core_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_profiles
     (LIKE view_unified_profile INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_balances
+    (LIKE historical_balances INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_net_worth
+    (LIKE historical_net_worth INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+"""
+
+_REPLACE_HISTORY: Final = """
+DELETE FROM historical_balances h USING (SELECT DISTINCT tenant_id, profile_id
+    FROM stage_balances) s WHERE h.tenant_id = s.tenant_id AND h.profile_id = s.profile_id;
+INSERT INTO historical_balances SELECT * FROM stage_balances;
+DELETE FROM historical_net_worth h USING (SELECT DISTINCT tenant_id, profile_id
+    FROM stage_net_worth) s WHERE h.tenant_id = s.tenant_id AND h.profile_id = s.profile_id;
+INSERT INTO historical_net_worth SELECT * FROM stage_net_worth;
 """
 
 _COPY_PROFILES: Final = (
@@ -77,6 +90,7 @@ SELECT tenant_id, profile_id, version, source_event_id, doc FROM stage_profiles
 ON CONFLICT (tenant_id, profile_id) DO UPDATE
 SET version = EXCLUDED.version, source_event_id = EXCLUDED.source_event_id, doc = EXCLUDED.doc
 WHERE v.version < EXCLUDED.version
+RETURNING tenant_id, profile_id
 """
 
 EVENTS_WRITTEN = Counter(
@@ -125,6 +139,26 @@ def profile_row(doc: ProfileDocument) -> tuple[object, ...]:
     """Return the COPY row of a profile document."""
     body = orjson.dumps(doc.doc, option=orjson.OPT_SORT_KEYS).decode()
     return (doc.tenant_id, doc.profile_id, doc.version, doc.source_event_id, body)
+
+
+def write_history(cur: psycopg.Cursor[Any], profiles: list[ProfileDocument]) -> None:
+    """Replace the daily history of each profile whose projection was just applied."""
+    with_history = [p for p in profiles if p.history is not None]
+    if not with_history:
+        return
+    with cur.copy("COPY stage_balances FROM STDIN") as copy:
+        for doc in with_history:
+            assert doc.history is not None  # noqa: S101 - filtered above
+            for account_id, day, balance, currency in doc.history.accounts:
+                copy.write_row(
+                    (doc.tenant_id, doc.profile_id, account_id, day, balance, currency, doc.version)
+                )
+    with cur.copy("COPY stage_net_worth FROM STDIN") as copy:
+        for doc in with_history:
+            assert doc.history is not None  # noqa: S101 - filtered above
+            for day, value, currency in doc.history.net_worth:
+                copy.write_row((doc.tenant_id, doc.profile_id, day, value, currency, doc.version))
+    cur.execute(_REPLACE_HISTORY)
 
 
 class EventLogWriter:
@@ -186,6 +220,8 @@ class EventLogWriter:
                     for doc in profiles:
                         copy.write_row(profile_row(doc))
                 cur.execute(_UPSERT_PROFILES)
+                applied = {(row[0], row[1]) for row in cur.fetchall()}
+                write_history(cur, [p for p in profiles if (p.tenant_id, p.profile_id) in applied])
         EVENTS_WRITTEN.labels("inserted").inc(inserted)
         EVENTS_WRITTEN.labels("duplicate").inc(len(events) - inserted)
         return inserted

@@ -7,11 +7,12 @@ same numbers, and each number names the event it reflects.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from operators.cashflow import FlowItem, cashflow_summary, monthly_cashflow
 from operators.health import HealthInputs, Sourced, financial_health
+from operators.history import backfill_daily_balances, daily_net_worth
 from operators.twin import ProfileState, base_currency
 
 _LIABILITIES = frozenset({"CREDIT", "LOAN"})
@@ -95,3 +96,45 @@ def _plain(doc: dict[str, Any]) -> dict[str, Any]:
         k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
         for k, v in doc.items()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DailyHistory:
+    """Balances per account per day, and net worth per day in the base currency."""
+
+    accounts: tuple[tuple[str, str, int, str], ...]
+    net_worth: tuple[tuple[str, int, str], ...]
+
+
+def daily_history(state: ProfileState) -> DailyHistory:
+    """Walk each account back from its reported balance through its posted transactions.
+
+    Rows run from the account's first transaction to the day of its latest balance report;
+    net worth counts the accounts in the base currency (others wait for FX).
+    """
+    posted: dict[str, list[tuple[dt.date, int]]] = {}
+    for txn in state.transactions.values():
+        if not txn.pending:
+            posted.setdefault(txn.account_id, []).append(
+                (dt.date.fromordinal(txn.day), txn.amount_minor)
+            )
+    rows: list[tuple[str, str, int, str]] = []
+    per_account: dict[str, list[tuple[dt.date, int]]] = {}
+    currency = base_currency(state)
+    for account_id, entry in sorted(state.accounts.items()):
+        as_of = dt.datetime.fromtimestamp(entry.as_of_us / 1_000_000, tz=dt.UTC).date()
+        days = backfill_daily_balances(
+            entry.doc["balances"]["current_minor"],
+            as_of,
+            [t for t in posted.get(account_id, ()) if t[0] <= as_of],
+        )
+        rows += [
+            (account_id, day.isoformat(), balance, entry.doc["currency"]) for day, balance in days
+        ]
+        if entry.doc["currency"] == currency:
+            per_account[account_id] = days
+    worth = daily_net_worth(per_account) if per_account else []
+    return DailyHistory(
+        accounts=tuple(rows),
+        net_worth=tuple((day.isoformat(), value, currency or "") for day, value in worth),
+    )

@@ -13,6 +13,7 @@ from typing import Any
 
 from operators import mapping, ofx, plaid, yapily
 from operators.decode import DecodeLimits, decode_envelope
+from operators.engines import DailyHistory, daily_history
 from operators.exceptions import RejectedInput
 from operators.observations import Observation
 from operators.projection import profile_document
@@ -39,6 +40,7 @@ class ProfileDocument:
     version: int
     source_event_id: str | None
     doc: dict[str, Any]
+    history: DailyHistory | None = None
 
 
 Output = Event | DeadLetter | ProfileDocument
@@ -112,6 +114,7 @@ def process(
                 version=new_state.version,
                 source_event_id=new_state.last_event_id,
                 doc=profile_document(new_state),
+                history=daily_history(new_state),
             )
         )
     return new_state, outputs
