@@ -21,9 +21,11 @@ from flows.kafka import (
     SourceItem,
     dead_letter_message,
     event_message,
+    interest_sink_message,
     key_error,
     only_dead_letters,
     only_events,
+    only_interests,
     only_stored,
     stream_key,
     tenant_of,
@@ -36,8 +38,10 @@ from flows.registry_step import (
     TenantInputKind,
     registry_builder,
 )
-from flows.twin_step import TwinInput, count_dead_letter, twin_builder
+from flows.twin_step import TwinInput, count_dead_letter, count_market, twin_builder
 from operators.decode import DecodeLimits
+from operators.market_input import MarketItem, index_step, parse_market, routed
+from operators.pipeline import TickDelivery
 from operators.registry import AcceptedPlatformData, TenantDefaults
 from schemas.records import DeadLetter, RawRecord
 
@@ -54,10 +58,19 @@ class InputTopics:
     platform_data: str
     registry: str
     tenants: str
+    market: str
+    interests: str
 
     def all(self) -> list[str]:
         """Every input topic, in a stable order."""
-        return [self.syncs, self.platform_data, self.registry, self.tenants]
+        return [
+            self.syncs,
+            self.platform_data,
+            self.registry,
+            self.tenants,
+            self.market,
+            self.interests,
+        ]
 
     def tenant_input(self, record: RawRecord) -> RegistryInput:
         """Tag a record bound for the tenant step with what it brings."""
@@ -79,6 +92,7 @@ class CoreFlowConfig:
     events_topic: str
     dlq_topic: str
     limits: DecodeLimits
+    interests_topic: str = ""
     until_idle: bool = False
 
 
@@ -90,6 +104,7 @@ class CoreIO:
     events: Sink[SinkMessage]
     dead_letters: Sink[SinkMessage]
     store: Sink[SinkItem]
+    interests: Sink[SinkMessage]
 
 
 def build_core_flow(config: CoreFlowConfig) -> Dataflow:
@@ -100,8 +115,45 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
         events=KafkaSink(brokers, config.events_topic, add_config=PRODUCER_CONFIG),
         dead_letters=KafkaSink(brokers, config.dlq_topic, add_config=PRODUCER_CONFIG),
         store=PostgresSink(config.database_url, config.db_schema),
+        interests=KafkaSink(
+            brokers, config.interests_topic or config.inputs.interests, add_config=PRODUCER_CONFIG
+        ),
     )
     return wire_core_flow(io, config.inputs, config.limits)
+
+
+def _market_path(
+    records: Stream[RawRecord], topics: InputTopics, limits: DecodeLimits
+) -> tuple[Stream[TickDelivery], Stream[DeadLetter]]:
+    """Ticks and interests meet in the worker that owns the instrument; ticks go on to holders."""
+    parsed = op.map(
+        "parse_market",
+        records,
+        lambda r: (
+            r,
+            count_market(
+                r, parse_market(r, is_interest=r.topic == topics.interests, limits=limits)
+            ),
+        ),
+    )
+    letters = op.filter_map(
+        "market_dead_letters", parsed, lambda p: p[1] if isinstance(p[1], DeadLetter) else None
+    )
+    good = op.filter_map("market_items", parsed, market_item)
+    keyed: KeyedStream[tuple[RawRecord, MarketItem]] = op.flat_map("route_market", good, routed)
+    indexed = op.stateful_flat_map("instrument_index", keyed, index_step)
+    ticks = op.map(
+        "to_deliveries", indexed, lambda kv: TickDelivery(kv[1][0], kv[1][1].holder, kv[1][1].tick)
+    )
+    return ticks, letters
+
+
+def market_item(
+    pair: tuple[RawRecord, MarketItem | DeadLetter],
+) -> tuple[RawRecord, MarketItem] | None:
+    """Pass parsed market items on; drop dead letters (routed separately)."""
+    record, item = pair
+    return None if isinstance(item, DeadLetter) else (record, item)
 
 
 def profile_seen(record: RawRecord) -> RegistryInput:
@@ -119,7 +171,11 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
     """Wire the core dataflow between the given ends (tests pass in-memory ones)."""
     flow = Dataflow("core")
     records = op.map("to_raw_record", op.input("inputs_in", flow, io.source), to_raw_record)
-    checked = op.branch("check_key", records, lambda record: key_error(record) is None)
+    by_topic = op.branch(
+        "split_market", records, lambda r: r.topic in {topics.market, topics.interests}
+    )
+    ticks, market_letters = _market_path(by_topic.trues, topics, limits)
+    checked = op.branch("check_key", by_topic.falses, lambda record: key_error(record) is None)
     bad_keys = op.map(
         "key_dead_letters",
         op.filter_map("key_errors", checked.falses, key_error),
@@ -149,6 +205,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         "twin_inputs",
         op.key_on("key_by_profile", syncs.trues, stream_key),
         op.key_on("key_data_by_profile", accepted, lambda item: item.stream_key),
+        op.key_on("key_ticks_by_profile", ticks, lambda item: item.stream_key),
     )
     twins = op.stateful("twin", keyed, twin_builder(limits))
     outputs = op.map("drop_key", twins, lambda pair: pair[1])
@@ -159,10 +216,15 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.filter_map("dead_letters", outputs, only_dead_letters),
         bad_keys,
         data_letters,
+        market_letters,
     )
     stored: Stream[SinkItem] = op.filter_map("to_store", outputs, only_stored)
 
     op.output("events_out", op.map("event_messages", events, event_message), io.events)
     op.output("dlq_out", op.map("dlq_messages", letters, dead_letter_message), io.dead_letters)
     op.output("postgres_out", stored, io.store)
+    interests = op.filter_map("interests", outputs, only_interests)
+    op.output(
+        "interests_out", op.map("interest_messages", interests, interest_sink_message), io.interests
+    )
     return flow

@@ -7,6 +7,8 @@ from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMe
 
 from operators.decode import parse_key
 from operators.exceptions import RejectedInput
+from operators.instruments import Interest
+from operators.market_input import interest_message
 from operators.pipeline import Output, ProfileDocument
 from operators.registry import AcceptedPlatformData
 from schemas.events import Event
@@ -77,8 +79,19 @@ def only_dead_letters(item: object) -> DeadLetter | None:
 
 
 def only_stored(item: Output) -> Event | ProfileDocument | None:
-    """Pass what PostgreSQL stores (events and profile documents); drop dead letters."""
-    return None if isinstance(item, DeadLetter) else item
+    """Pass what PostgreSQL stores (events and profile documents); drop the rest."""
+    return item if isinstance(item, Event | ProfileDocument) else None
+
+
+def only_interests(item: Output) -> Interest | None:
+    """Pass interest changes (for the instrument index) through; drop the rest."""
+    return item if isinstance(item, Interest) else None
+
+
+def interest_sink_message(interest: Interest) -> SinkMessage:
+    """Publish an interest change keyed by its instrument."""
+    key, value = interest_message(interest)
+    return KafkaSinkMessage(key=key, value=value)
 
 
 def stream_key(record: RawRecord) -> str:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from bytewax.operators import StatefulLogic
 from prometheus_client import Counter
 
 from operators.decode import DecodeLimits
-from operators.pipeline import Output, process
-from operators.registry import AcceptedPlatformData, TenantDefaults
+from operators.pipeline import Output, TwinItem, process
+from operators.registry import AcceptedPlatformData
 from operators.twin import ProfileState
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
+
+T = TypeVar("T")
 
 INPUTS = Counter(
     "fintra_inputs_total",
@@ -24,7 +27,7 @@ EVENTS = Counter("fintra_events_total", "Events emitted, by type", ["type"])
 DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what the twin had")
 
 
-TwinInput = RawRecord | AcceptedPlatformData | TenantDefaults
+TwinInput = TwinItem
 
 
 class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
@@ -48,7 +51,8 @@ class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
             elif isinstance(output, DeadLetter):
                 count_dead_letter(output)
                 rejected = True
-        if not rejected:
+        # Defaults and ticks fan out to many profiles; their inputs were counted upstream.
+        if not rejected and isinstance(value, RawRecord | AcceptedPlatformData):
             INPUTS.labels(record.topic, "accepted").inc()
         return outputs, StatefulLogic.RETAIN
 
@@ -63,6 +67,15 @@ def count_dead_letter(letter: DeadLetter) -> DeadLetter:
     INPUTS.labels(letter.record.topic, "dead_lettered").inc()
     DEAD_LETTERS.labels(letter.reason.value).inc()
     return letter
+
+
+def count_market(record: RawRecord, item: T) -> T:
+    """Count a market input as accepted or dead-lettered."""
+    if isinstance(item, DeadLetter):
+        count_dead_letter(item)
+    else:
+        INPUTS.labels(record.topic, "accepted").inc()
+    return item
 
 
 def twin_builder(limits: DecodeLimits) -> Callable[[ProfileState | None], TwinLogic]:

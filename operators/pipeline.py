@@ -15,6 +15,7 @@ from operators import mapping, ofx, plaid, yapily
 from operators.decode import DecodeLimits, decode_envelope
 from operators.engines import DailyHistory, daily_history
 from operators.exceptions import RejectedInput
+from operators.instruments import Interest
 from operators.observations import Observation
 from operators.projection import profile_document
 from operators.registry import AcceptedPlatformData, TenantDefaults
@@ -24,10 +25,13 @@ from operators.twin import (
     apply,
     apply_platform_data,
     apply_tenant_defaults,
+    apply_tick,
     initial_state,
 )
+from operators.wealth import balance_sheet, interest_changes
 from schemas.envelopes import ConnectEnvelope, Provider
 from schemas.events import Event
+from schemas.market import FxTick, PriceTick
 from schemas.records import DeadLetter, RawRecord, Reason
 
 
@@ -43,7 +47,17 @@ class ProfileDocument:
     history: DailyHistory | None = None
 
 
-Output = Event | DeadLetter | ProfileDocument
+@dataclass(frozen=True, slots=True)
+class TickDelivery:
+    """A market tick the instrument index routed to this profile."""
+
+    record: RawRecord
+    stream_key: str
+    tick: FxTick | PriceTick
+
+
+TwinItem = RawRecord | AcceptedPlatformData | TenantDefaults | TickDelivery
+Output = Event | DeadLetter | ProfileDocument | Interest
 
 
 Normaliser = Callable[[ConnectEnvelope, DecodeLimits], tuple[Observation, ...]]
@@ -81,10 +95,15 @@ def _apply_envelope(
     return state, events
 
 
+def _sheet(state: ProfileState) -> dict[str, Any] | None:
+    sheet = balance_sheet(state)
+    return None if sheet is None else sheet.as_dict()
+
+
 def process(
     state: ProfileState | None,
     stream_key: str,
-    item: RawRecord | AcceptedPlatformData | TenantDefaults,
+    item: TwinItem,
     limits: DecodeLimits,
 ) -> tuple[ProfileState, list[Output]]:
     """Apply one raw record to the twin of ``stream_key``; return the state and the outputs.
@@ -100,6 +119,8 @@ def process(
             new_state, events = apply_platform_data(current, item.data, item.metric, origin)
         elif isinstance(item, TenantDefaults):
             new_state, events = apply_tenant_defaults(current, item.base_currency, origin)
+        elif isinstance(item, TickDelivery):
+            new_state, events = apply_tick(current, item.tick, origin, _sheet)
         else:
             new_state, events = _apply_envelope(current, item, origin, limits)
     except RejectedInput as exc:
@@ -107,6 +128,7 @@ def process(
         return current, [letter]
     outputs: list[Output] = list(events)
     if events:
+        outputs += interest_changes(current, new_state)
         outputs.append(
             ProfileDocument(
                 tenant_id=new_state.tenant_id,

@@ -6,11 +6,11 @@ version, so a reader can trace it back to the log.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from operators.engines import cashflow_view, health_view
 from operators.twin import ProfileState, base_currency
+from operators.wealth import balance_sheet
 from schemas.money import format_minor
 
 _LIABILITY_TYPES = frozenset({"CREDIT", "LOAN"})
@@ -19,7 +19,7 @@ _LIABILITY_TYPES = frozenset({"CREDIT", "LOAN"})
 def profile_document(state: ProfileState) -> dict[str, Any]:
     """Return the ``view_unified_profile`` document of a twin."""
     accounts = [_account_view(state, account_id) for account_id in sorted(state.accounts)]
-    net_worth, total_debt = _balance_sheet(state)
+    sheet = _balance_sheet(state)
     cashflow = cashflow_view(state)
     live = state.transactions.values()
     return {
@@ -29,8 +29,7 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "source_event_id": state.last_event_id,
         "base_currency": base_currency(state),
         "accounts": accounts,
-        "net_worth": net_worth,
-        "total_debt": total_debt,
+        **sheet,
         "transaction_count": len(state.transactions),
         "pending_transaction_count": sum(1 for entry in live if entry.pending),
         "platform_data": _platform_data(state),
@@ -118,29 +117,32 @@ def _account_view(state: ProfileState, account_id: str) -> dict[str, Any]:
     return doc
 
 
-def _balance_sheet(state: ProfileState) -> tuple[Any, Any]:
-    """Return net worth and total debt, per currency until a base currency exists.
+def _balance_sheet(state: ProfileState) -> dict[str, Any]:
+    """Net worth and total debt in the base currency, with what could not be valued.
 
-    Net worth sums every account's current balance (liabilities are negative). Total debt is
-    the positive amount owed on credit and loan accounts; a card in credit is not debt.
+    Anything without a price or an FX rate is listed in ``unpriced_assets`` and left out of
+    the totals: never valued at 1:1 or at zero. Total debt is the positive amount owed.
     """
-    worth: dict[str, int] = defaultdict(int)
-    debt: dict[str, int] = defaultdict(int)
-    for entry in state.accounts.values():
-        currency = entry.doc["currency"]
-        current = entry.doc["balances"]["current_minor"]
-        worth[currency] += current
-        # Every currency appears in the debt breakdown, at zero when nothing is owed in it.
-        debt[currency] += max(0, -current) if entry.doc["type"] in _LIABILITY_TYPES else 0
-    if state.balance_source is None:
-        return None, None
+    sheet = balance_sheet(state)
+    if sheet is None or state.balance_source is None:
+        return {
+            "net_worth": None,
+            "total_debt": None,
+            "net_worth_by_currency": [],
+            "unpriced_assets": [],
+            "valuation": None,
+        }
+    currency = sheet.base_currency
     event_id, version = state.balance_source
-    provenance = {"source_event_id": event_id, "version": version}
-    net_worth = [{**_money(worth[c], c), **provenance} for c in sorted(worth)]
-    total_debt = [{**_money(debt[c], c), **provenance} for c in sorted(debt)]
-    if len(net_worth) == 1:
-        return net_worth[0], total_debt[0]
-    return net_worth, total_debt
+    provenance = {"source_event_id": event_id, "version": version, "at": sheet.at}
+    doc = sheet.as_dict()
+    return {
+        "net_worth": {**_money(sheet.net_worth_minor, currency), **provenance},
+        "total_debt": {**_money(sheet.total_debt_minor, currency), **provenance},
+        "net_worth_by_currency": money_views(doc["by_currency"], currency),
+        "unpriced_assets": money_views(doc["unpriced_assets"], currency),
+        "valuation": money_views(doc["lines"], currency),
+    }
 
 
 def _money(amount_minor: int, currency: str) -> dict[str, str]:

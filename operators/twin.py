@@ -27,10 +27,12 @@ from operators.observations import (
     TransactionsObserved,
     TransactionUpsert,
 )
+from operators.valuation import RateBook, with_tick
 from schemas.canonical import GENESIS_HASH, content_hash
 from schemas.envelopes import utc_iso
 from schemas.events import Event, EventType
 from schemas.fos import AccountType
+from schemas.market import MARKET_TICK, FxTick, PriceTick
 from schemas.records import Reason
 
 
@@ -112,6 +114,7 @@ class ProfileState:
     holdings: Mapping[str, Snapshot] = field(default_factory=dict)
     tenant_base_currency: str | None = None
     last_occurred_at: str | None = None
+    rates: RateBook = field(default_factory=RateBook)
     liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
@@ -171,6 +174,7 @@ class _Work:
         self.metrics_latest = dict(state.metrics_latest)
         self.holdings = dict(state.holdings)
         self.tenant_base_currency = state.tenant_base_currency
+        self.rates = state.rates
         self.last_occurred_at = state.last_occurred_at
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
@@ -205,6 +209,7 @@ class _Work:
             metrics_latest=self.metrics_latest,
             holdings=self.holdings,
             tenant_base_currency=self.tenant_base_currency,
+            rates=self.rates,
             last_occurred_at=self.last_occurred_at,
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
@@ -475,6 +480,60 @@ def apply_tenant_defaults(
     return work.freeze(), work.events
 
 
+def apply_tick(
+    state: ProfileState,
+    tick: FxTick | PriceTick,
+    origin: EventSourceInfo,
+    value: Callable[[ProfileState], Mapping[str, Any] | None],
+) -> tuple[ProfileState, list[Event]]:
+    """Fold a market tick into the profile's rates; record the revaluation it causes.
+
+    ``value`` values a state (the balance sheet as a document). The tick is recorded as
+    ``MarketTickApplied`` (so a replay rebuilds the rates), followed by ``HoldingRevalued``
+    for each holding whose value moved and ``WealthUpdated`` when net worth moved, each
+    naming the tick as its provenance.
+    """
+    book = with_tick(state.rates, tick)
+    if book == state.rates:
+        return replace(state, noops=state.noops + 1), []
+    source = {
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "provider": "market",
+        "connection_id": None,
+        "sync_id": tick.source,
+    }
+    tick_doc = tick.model_dump(mode="json")
+    occurred_at = max(state.last_occurred_at or "", utc_iso(tick.as_of))
+    work = _Work(state, occurred_at, source)
+    before = value(state)
+    work.emit(EventType.MARKET_TICK_APPLIED, {"tick": tick_doc})
+    after = value(work.freeze())
+    if before is not None and after is not None:
+        _emit_revaluation(work, before, after, tick_doc)
+    return work.freeze(), work.events
+
+
+def _emit_revaluation(
+    work: _Work, before: Mapping[str, Any], after: Mapping[str, Any], tick: dict[str, Any]
+) -> None:
+    old_lines = {line["id"]: line for line in before["lines"] if line["kind"] == "holding"}
+    for line in after["lines"]:
+        old = old_lines.get(line["id"])
+        if line["kind"] == "holding" and (old is None or old["base_minor"] != line["base_minor"]):
+            work.emit(EventType.HOLDING_REVALUED, {"holding": line, "tick": tick})
+    if (before["net_worth_minor"], before["base_currency"]) != (
+        after["net_worth_minor"],
+        after["base_currency"],
+    ):
+        payload = {
+            k: after[k]
+            for k in ("base_currency", "at", "net_worth_minor", "total_debt_minor", "assets_minor")
+        }
+        work.emit(EventType.WEALTH_UPDATED, {**payload, "tick": tick})
+
+
 # --- evolve: the only place state changes, shared by the live fold and log replays ---------
 
 
@@ -575,12 +634,18 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
         )
 
 
+def _evolve_tick(work: _Work, event: Event) -> None:
+    work.rates = with_tick(work.rates, MARKET_TICK.validate_python(event.payload["tick"]))
+    work.balance_source = (event.event_id, event.stream_version)
+
+
 def _evolve_tenant_defaults(work: _Work, event: Event) -> None:
     work.tenant_base_currency = event.payload["base_currency"]
 
 
 def _evolve_holdings(work: _Work, event: Event) -> None:
     work.holdings[event.payload["account_id"]] = _snapshot(event)
+    work.balance_source = (event.event_id, event.stream_version)
 
 
 def _evolve_liability(work: _Work, event: Event) -> None:
@@ -618,6 +683,9 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.PLATFORM_DATA_RECORDED.value: _evolve_platform_data,
     EventType.HOLDINGS_UPDATED.value: _evolve_holdings,
     EventType.TENANT_DEFAULTS_APPLIED.value: _evolve_tenant_defaults,
+    EventType.MARKET_TICK_APPLIED.value: _evolve_tick,
+    EventType.WEALTH_UPDATED.value: _evolve_nothing,
+    EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,
     EventType.INVESTMENT_TRANSACTION_ADDED.value: _evolve_investment_transaction,
 }

@@ -33,6 +33,9 @@ class EventType(StrEnum):
     INVESTMENT_TRANSACTION_ADDED = "InvestmentTransactionAdded"
     LIABILITY_UPDATED = "LiabilityUpdated"
     TENANT_DEFAULTS_APPLIED = "TenantDefaultsApplied"
+    MARKET_TICK_APPLIED = "MarketTickApplied"
+    HOLDING_REVALUED = "HoldingRevalued"
+    WEALTH_UPDATED = "WealthUpdated"
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,10 @@ def test_up_ingest_run_profile(cli_env: dict[str, str], stack: StackInfo, tmp_pa
         "currency": "USD",
         "source_event_id": doc["net_worth"]["source_event_id"],
         "version": 3,
+        "at": "2026-01-02T00:00:00Z",
     }
+    assert doc["base_currency"] == "USD"
+    assert doc["unpriced_assets"] == []
     assert doc["total_debt"]["value"] == "65672.00"
     checking = next(a for a in doc["accounts"] if a["name"] == "Plaid Checking")
     assert checking["balances"]["current"] == {"value": "110.00", "currency": "USD"}

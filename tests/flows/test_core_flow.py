@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from flows.core import CoreIO, InputTopics, wire_core_flow
 from operators.decode import DecodeLimits
 from operators.pipeline import ProfileDocument
 from schemas.events import Event
+from tests.support.envelopes import envelope, plaid_fixture
 
 TOPIC = "connect.sync_completed.v1"
 TOPICS = InputTopics(
@@ -24,6 +26,8 @@ TOPICS = InputTopics(
     platform_data="connect.custom_data.v1",
     registry="brain.registry.v1",
     tenants="core.tenants.v1",
+    market="marketstream.price_updated.v1",
+    interests="core.instrument_interest.v1",
 )
 
 
@@ -50,6 +54,7 @@ class Run:
         self.events: list[KafkaSinkMessage[Any, Any]] = []
         self.letters: list[KafkaSinkMessage[Any, Any]] = []
         self.stored: list[Event | ProfileDocument] = []
+        self.interests: list[KafkaSinkMessage[Any, Any]] = []
 
     def execute(self, items: list[Any], recovery: RecoveryConfig | None = None) -> None:
         io = CoreIO(
@@ -57,6 +62,7 @@ class Run:
             events=TestingSink(self.events),
             dead_letters=TestingSink(self.letters),
             store=TestingSink(self.stored),
+            interests=TestingSink(self.interests),
         )
         run_main(
             wire_core_flow(io, TOPICS, DecodeLimits()),
@@ -244,3 +250,147 @@ def test_tenant_defaults_reach_existing_and_new_profiles() -> None:
     )
     assert applied == [("p_0001", "EUR"), ("p_0002", "EUR")]
     assert [orjson.loads(m.value)["reason"] for m in run.letters] == ["unknown_currency"]
+
+
+def holdings_body() -> dict[str, Any]:
+    """One brokerage account holding 10 AAPL at 150.00 USD, beside a 100.00 USD checking."""
+    fixture = plaid_fixture("investments_holdings_get.json")
+    brokerage = {
+        **fixture["accounts"][1],
+        "account_id": "brk",
+        "balances": {
+            "available": None,
+            "current": 1500,
+            "limit": None,
+            "iso_currency_code": "USD",
+            "unofficial_currency_code": None,
+        },
+    }
+    checking = {
+        **brokerage,
+        "account_id": "chk",
+        "type": "depository",
+        "subtype": "checking",
+        "name": "Checking",
+        "balances": {**brokerage["balances"], "current": 100},
+    }
+    security = {
+        **fixture["securities"][2],
+        "security_id": "sec-aapl",
+        "ticker_symbol": "AAPL",
+        "name": "Apple Inc.",
+        "close_price": 150,
+        "iso_currency_code": "USD",
+    }
+    holding = {
+        **fixture["holdings"][1],
+        "account_id": "brk",
+        "security_id": "sec-aapl",
+        "quantity": 10,
+        "institution_price": 150,
+        "institution_value": 1500,
+        "cost_basis": 1000,
+        "iso_currency_code": "USD",
+    }
+    return {
+        "accounts": [brokerage, checking],
+        "holdings": [holding],
+        "securities": [security],
+        "item": fixture["item"],
+    }
+
+
+def tick(body: dict[str, Any], offset: int) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    key = (
+        f"FX:{body['base']}/{body['quote']}"
+        if body["type"] == "FX"
+        else f"SYM:{body['quote_symbol']}"
+    )
+    return message(body, offset, key=key.encode(), topic=TOPICS.market)
+
+
+def test_ticks_revalue_holders_in_their_base_currency_and_skip_others() -> None:
+    holder = envelope(
+        holdings_body(),
+        kind="investments_holdings",
+        tenant_id="t_001",
+        profile_id="p_rich",
+        received_at="2026-01-02T00:00:00Z",
+    )
+    other = envelope(
+        plaid_fixture("accounts_balance_get.json"),
+        kind="accounts",
+        tenant_id="t_001",
+        profile_id="p_other",
+        received_at="2026-01-02T00:00:00Z",
+    )
+    first: list[Any] = [
+        tenant_defaults("t_001", "GBP", 0),
+        message(holder, 1),
+        message(other, 2),
+        TestingSource.EOF(),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        init_db_dir(Path(folder), 1)
+        recovery = RecoveryConfig(folder)
+        run = Run()
+        run.execute(first, recovery)
+        # The twins publish what they hold; the index reads it back from that topic.
+        interests = [
+            KafkaSourceMessage(
+                key=m.key,
+                value=m.value,
+                topic=TOPICS.interests,
+                partition=0,
+                offset=i,
+                timestamp=(1, 0),
+            )
+            for i, m in enumerate(run.interests)
+        ]
+        holders = {orjson.loads(m.value)["holder"] for m in run.interests if m.key == b"SYM:AAPL"}
+        assert holders == {"t_001:p_rich"}
+        ticks = [
+            tick(
+                {
+                    "type": "PRICE",
+                    "security_id": "other",
+                    "quote_symbol": "AAPL",
+                    "price": "176.19",
+                    "currency": "USD",
+                    "as_of": "2026-01-03T00:00:00Z",
+                    "source": "test",
+                },
+                10,
+            ),
+            tick(
+                {
+                    "type": "FX",
+                    "base": "USD",
+                    "quote": "GBP",
+                    "rate": "0.80",
+                    "as_of": "2026-01-03T00:00:00Z",
+                    "source": "ecb",
+                },
+                11,
+            ),
+        ]
+        run.execute([*first, *interests, *ticks], recovery)
+    wealth = [e for e in run.stored if isinstance(e, Event) and e.type == "WealthUpdated"]
+    assert {e.profile_id for e in wealth} <= {"p_rich", "p_other"}
+    rich = [e for e in wealth if e.profile_id == "p_rich"]
+    # (10 x 176.19 + 100.00) USD x 0.80 = 1489.52 GBP
+    assert rich[-1].payload["net_worth_minor"] == 148952
+    assert rich[-1].payload["base_currency"] == "GBP"
+    revalued = [e for e in run.stored if isinstance(e, Event) and e.type == "HoldingRevalued"]
+    assert {e.profile_id for e in revalued} == {"p_rich"}
+    doc = run.final_documents()[("t_001", "p_rich")]
+    assert doc["net_worth"]["value"] == "1489.52"
+    assert doc["net_worth"]["currency"] == "GBP"
+    applied = {
+        e.profile_id
+        for e in run.stored
+        if isinstance(e, Event)
+        and e.type == "MarketTickApplied"
+        and e.payload["tick"]["type"] == "PRICE"
+    }
+    assert applied == {"p_rich"}

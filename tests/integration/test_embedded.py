@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,6 +114,10 @@ def test_throwaway_stack_recovers_dead_broker_and_stops(tmp_path: Path) -> None:
         assert embedded.status(home) == info
         state = embedded._read_state(embedded._paths(home))
         os.kill(state["broker_pid"], signal.SIGKILL)
+        # A kill is delivered asynchronously: give the socket a moment to close.
+        deadline = time.monotonic() + 5
+        while embedded.status(home) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert embedded.status(home) is None
 
         # Only the dead broker is restarted; PostgreSQL keeps running untouched.
