@@ -388,12 +388,18 @@ def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> N
 def _decide_removal(work: _Work, txn_id: str, counts: _Counts) -> None:
     existing = work.transactions.get(txn_id)
     if existing is None:
-        counts.unchanged += 1
+        if work.tombstones.get(txn_id, -1) >= work.as_of_us:
+            counts.unchanged += 1
+            return
+        # A removal can arrive before the page that added the transaction; recording it
+        # keeps that older page from bringing the transaction back.
+        work.emit(EventType.TRANSACTION_REMOVED, {"transaction_id": txn_id, "known": False})
+        counts.removed += 1
         return
     if existing.as_of_us > work.as_of_us:
         counts.stale += 1
         return
-    work.emit(EventType.TRANSACTION_REMOVED, {"transaction_id": txn_id})
+    work.emit(EventType.TRANSACTION_REMOVED, {"transaction_id": txn_id, "known": True})
     counts.removed += 1
 
 
@@ -543,7 +549,11 @@ def evolve_into(work: _Work, event: Event) -> None:
     work.version = event.stream_version
     work.last_hash = event.hash
     work.last_event_id = event.event_id
-    work.last_occurred_at = event.occurred_at
+    # The twin's time is the latest event time it has seen, whatever the arrival order.
+    if work.last_occurred_at is None or _micros_iso(event.occurred_at) > _micros_iso(
+        work.last_occurred_at
+    ):
+        work.last_occurred_at = event.occurred_at
 
 
 def _evolve_account(work: _Work, event: Event) -> None:
@@ -616,7 +626,7 @@ def merchant_key(name: str) -> str:
 
 def _evolve_removed(work: _Work, event: Event) -> None:
     txn_id = event.payload["transaction_id"]
-    del work.transactions[txn_id]
+    work.transactions.pop(txn_id, None)
     work.tombstones[txn_id] = _micros_iso(event.occurred_at)
 
 
