@@ -21,7 +21,7 @@ from fintra.ingest import publish, publish_keyed, read_lines
 from fintra.mapping_tools import check
 from fintra.migrate import migrate
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
-from fintra.profiles import load_profile
+from fintra.profiles import list_profiles, load_profile
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
 from fintra.runner import run
 from fintra.settings import (
@@ -255,7 +255,12 @@ def cmd_tenant_put(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace, settings: Settings) -> int:
-    """Regenerate daily history rows from the event log."""
+    """Close a UTC day for every tenant (eod), or regenerate history from the event log."""
+    if args.action == "eod":
+        return _close_day(args, settings)
+    if not (args.date_from and args.date_to):
+        msg = "fintra snapshots rebuild needs --from and --to"
+        raise CliError(msg)
     try:
         start, end = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
     except ValueError as exc:
@@ -272,6 +277,32 @@ def cmd_snapshots(args: argparse.Namespace, settings: Settings) -> int:
         f"{counts.balance_rows} balance rows, {counts.net_worth_rows} net worth rows "
         f"between {start} and {end}"
     )
+    return 0
+
+
+def _close_day(args: argparse.Namespace, settings: Settings) -> int:
+    # The command is the edge: the day it closes (yesterday, by default) is data from here on.
+    try:
+        day = (
+            dt.date.fromisoformat(args.day)
+            if args.day
+            else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    info = _require_stack(settings)
+    tenants = sorted(
+        {doc["tenant_id"] for doc in list_profiles(info.database_url, settings.db_schema)}
+    )
+    messages = [
+        (
+            f"{tenant}:clock".encode(),
+            orjson.dumps({"tenant_id": tenant, "day_closed": day.isoformat()}),
+        )
+        for tenant in tenants
+    ]
+    publish_keyed(info.kafka_brokers, settings.topic(TENANTS_TOPIC), messages)
+    print(f"closed {day} for {len(tenants)} tenants")
     return 0
 
 
@@ -348,9 +379,10 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
         help="the lines are platform data points (FOS UnifiedPlatformData)",
     )
     snapshots = add("snapshots", cmd_snapshots, "regenerate daily history from the event log")
-    snapshots.add_argument("action", choices=["rebuild"])
-    snapshots.add_argument("--from", dest="date_from", required=True, metavar="DATE")
-    snapshots.add_argument("--to", dest="date_to", required=True, metavar="DATE")
+    snapshots.add_argument("action", choices=["rebuild", "eod"])
+    snapshots.add_argument("--from", dest="date_from", metavar="DATE", help="rebuild: first day")
+    snapshots.add_argument("--to", dest="date_to", metavar="DATE", help="rebuild: last day")
+    snapshots.add_argument("--day", help="eod: the UTC day to close (default: yesterday)")
     snapshots.add_argument("--tenant", help="only this tenant's profiles")
     tenant = add("tenant", cmd_tenant_put, "set a tenant's defaults")
     tenant.add_argument("action", choices=["put"])

@@ -42,7 +42,7 @@ from flows.twin_step import TwinInput, count_dead_letter, count_market, twin_bui
 from operators.decode import DecodeLimits
 from operators.market_input import MarketItem, index_step, parse_market, routed
 from operators.pipeline import TickDelivery
-from operators.registry import AcceptedPlatformData, TenantDefaults
+from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from schemas.records import DeadLetter, RawRecord
 
 #: A dead letter carries its input's bytes (base64), so it can be a third larger than the
@@ -162,7 +162,7 @@ def profile_seen(record: RawRecord) -> RegistryInput:
     return RegistryInput(marker, TenantInputKind.PROFILE_SEEN)
 
 
-def for_twin(item: RegistryOutput) -> AcceptedPlatformData | TenantDefaults | None:
+def for_twin(item: RegistryOutput) -> AcceptedPlatformData | TenantDefaults | DayClosed | None:
     """Pass on what the tenant step addresses to a profile; drop dead letters."""
     return None if isinstance(item, DeadLetter) else item
 
@@ -196,7 +196,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.stateful("registry", by_tenant, registry_builder(limits)),
         lambda pair: pair[1],
     )
-    accepted: Stream[AcceptedPlatformData | TenantDefaults] = op.filter_map(
+    accepted: Stream[AcceptedPlatformData | TenantDefaults | DayClosed] = op.filter_map(
         "accepted_data", checked_data, for_twin
     )
     data_letters = op.filter_map("data_dead_letters", checked_data, only_dead_letters)

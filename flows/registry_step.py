@@ -17,11 +17,13 @@ from operators.decode import DecodeLimits
 from operators.exceptions import RejectedInput
 from operators.registry import (
     AcceptedPlatformData,
+    DayClosed,
     TenantDefaults,
     TenantRegistry,
     accept_data,
     apply_definition,
     apply_settings,
+    close_day,
     note_profile,
     reject,
 )
@@ -45,7 +47,7 @@ class RegistryInput:
     kind: TenantInputKind
 
 
-RegistryOutput = AcceptedPlatformData | TenantDefaults | DeadLetter
+RegistryOutput = AcceptedPlatformData | TenantDefaults | DayClosed | DeadLetter
 
 
 class RegistryLogic(StatefulLogic[RegistryInput, RegistryOutput, TenantRegistry]):
@@ -79,6 +81,9 @@ class RegistryLogic(StatefulLogic[RegistryInput, RegistryOutput, TenantRegistry]
             self._state = apply_definition(registry, record, self._limits)
             INPUTS.labels(record.topic, "accepted").inc()
             return []
+        if (record.key or b"").endswith(b":clock"):
+            INPUTS.labels(record.topic, "accepted").inc()
+            return list(close_day(registry, record, self._limits))
         self._state, addressed = apply_settings(registry, record, self._limits)
         INPUTS.labels(record.topic, "accepted").inc()
         return list(addressed)

@@ -123,6 +123,9 @@ def daily_history(state: ProfileState) -> DailyHistory:
     currency = base_currency(state)
     for account_id, entry in sorted(state.accounts.items()):
         as_of = dt.datetime.fromtimestamp(entry.as_of_us / 1_000_000, tz=dt.UTC).date()
+        if state.closed_day is not None:
+            # A closed day carries the last reported balance forward to its midnight.
+            as_of = max(as_of, dt.date.fromisoformat(state.closed_day))
         days = backfill_daily_balances(
             entry.doc["balances"]["current_minor"],
             as_of,

@@ -18,11 +18,12 @@ from operators.exceptions import RejectedInput
 from operators.instruments import Interest
 from operators.observations import Observation
 from operators.projection import profile_document
-from operators.registry import AcceptedPlatformData, TenantDefaults
+from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from operators.twin import (
     EventSourceInfo,
     ProfileState,
     apply,
+    apply_day_closed,
     apply_platform_data,
     apply_tenant_defaults,
     apply_tick,
@@ -56,7 +57,7 @@ class TickDelivery:
     tick: FxTick | PriceTick
 
 
-TwinItem = RawRecord | AcceptedPlatformData | TenantDefaults | TickDelivery
+TwinItem = RawRecord | AcceptedPlatformData | TenantDefaults | DayClosed | TickDelivery
 Output = Event | DeadLetter | ProfileDocument | Interest
 
 
@@ -119,6 +120,8 @@ def process(
             new_state, events = apply_platform_data(current, item.data, item.metric, origin)
         elif isinstance(item, TenantDefaults):
             new_state, events = apply_tenant_defaults(current, item.base_currency, origin)
+        elif isinstance(item, DayClosed):
+            new_state, events = apply_day_closed(current, item.day, origin)
         elif isinstance(item, TickDelivery):
             new_state, events = apply_tick(current, item.tick, origin, _sheet)
         else:

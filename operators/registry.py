@@ -17,7 +17,13 @@ from operators.exceptions import RejectedInput
 from schemas.canonical import content_hash
 from schemas.envelopes import utc_iso
 from schemas.money import MoneyError, currency_exponent, parse_minor
-from schemas.platform import MetricDefinition, PlatformData, ReturnType, TenantSettings
+from schemas.platform import (
+    DayClose,
+    MetricDefinition,
+    PlatformData,
+    ReturnType,
+    TenantSettings,
+)
 from schemas.records import DeadLetter, RawRecord, Reason
 
 
@@ -165,6 +171,30 @@ def apply_settings(
         for profile in sorted(registry.profiles)
     ]
     return updated, defaults
+
+
+@dataclass(frozen=True, slots=True)
+class DayClosed:
+    """A UTC day has ended: the profile's history is carried to it (its end-of-day row)."""
+
+    record: RawRecord
+    stream_key: str
+    day: str
+
+
+def close_day(registry: TenantRegistry, record: RawRecord, limits: DecodeLimits) -> list[DayClosed]:
+    """Address the end of a day to every profile the tenant has.
+
+    Raises:
+        RejectedInput: for a malformed message or one naming another tenant.
+    """
+    close = validate_model(DayClose, parse_json(record.value, limits), prefix="")
+    tenant = (record.key or b"").decode("utf-8", errors="replace").partition(":")[0]
+    if close.tenant_id != tenant:
+        msg = f"day close names tenant {close.tenant_id!r} but the key is {tenant!r}"
+        raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+    day = close.day_closed.isoformat()
+    return [DayClosed(record, f"{tenant}:{profile}", day) for profile in sorted(registry.profiles)]
 
 
 def note_profile(

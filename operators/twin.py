@@ -115,6 +115,7 @@ class ProfileState:
     tenant_base_currency: str | None = None
     last_occurred_at: str | None = None
     rates: RateBook = field(default_factory=RateBook)
+    closed_day: str | None = None
     liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
@@ -175,6 +176,7 @@ class _Work:
         self.holdings = dict(state.holdings)
         self.tenant_base_currency = state.tenant_base_currency
         self.rates = state.rates
+        self.closed_day = state.closed_day
         self.last_occurred_at = state.last_occurred_at
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
@@ -210,6 +212,7 @@ class _Work:
             holdings=self.holdings,
             tenant_base_currency=self.tenant_base_currency,
             rates=self.rates,
+            closed_day=self.closed_day,
             last_occurred_at=self.last_occurred_at,
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
@@ -486,6 +489,28 @@ def apply_tenant_defaults(
     return work.freeze(), work.events
 
 
+def apply_day_closed(
+    state: ProfileState, day: str, origin: EventSourceInfo
+) -> tuple[ProfileState, list[Event]]:
+    """Record the end of a UTC day once, at its midnight; a day already closed is a no-op."""
+    if state.closed_day is not None and day <= state.closed_day:
+        return replace(state, noops=state.noops + 1), []
+    midnight = dt.datetime.combine(
+        dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+    )
+    source = {
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "provider": "clock",
+        "connection_id": None,
+        "sync_id": None,
+    }
+    work = _Work(state, utc_iso(midnight), source)
+    work.emit(EventType.DAY_CLOSED, {"day": day})
+    return work.freeze(), work.events
+
+
 def apply_tick(
     state: ProfileState,
     tick: FxTick | PriceTick,
@@ -644,6 +669,10 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
         )
 
 
+def _evolve_day_closed(work: _Work, event: Event) -> None:
+    work.closed_day = event.payload["day"]
+
+
 def _evolve_tick(work: _Work, event: Event) -> None:
     work.rates = with_tick(work.rates, MARKET_TICK.validate_python(event.payload["tick"]))
     work.balance_source = (event.event_id, event.stream_version)
@@ -694,6 +723,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.HOLDINGS_UPDATED.value: _evolve_holdings,
     EventType.TENANT_DEFAULTS_APPLIED.value: _evolve_tenant_defaults,
     EventType.MARKET_TICK_APPLIED.value: _evolve_tick,
+    EventType.DAY_CLOSED.value: _evolve_day_closed,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,
     EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,

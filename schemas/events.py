@@ -36,6 +36,7 @@ class EventType(StrEnum):
     MARKET_TICK_APPLIED = "MarketTickApplied"
     HOLDING_REVALUED = "HoldingRevalued"
     WEALTH_UPDATED = "WealthUpdated"
+    DAY_CLOSED = "DayClosed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from schemas.envelopes import ID_PATTERN
-from schemas.types import IsoDateTime
+from schemas.types import IsoDate, IsoDateTime
 
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -82,3 +82,12 @@ class TenantSettings(BaseModel):
 
     tenant_id: str = Field(pattern=ID_PATTERN)
     base_currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class DayClose(BaseModel):
+    """The end of a UTC day for a tenant's profiles (``core.tenants.v1``, keyed tenant:clock)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tenant_id: str = Field(pattern=ID_PATTERN)
+    day_closed: IsoDate

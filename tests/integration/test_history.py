@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 import pytest
 
+from fintra.ingest import publish_keyed
 from fintra.profiles import load_profile
 from fintra.samples import SampleSpec, generate
+from fintra.settings import TENANTS_TOPIC
 from fintra.snapshots import rebuild_history
 from tests.integration.conftest import Core
 
@@ -51,3 +54,39 @@ def test_history_ends_at_the_reported_balances_and_rebuilds_identically(core: Co
         assert counts.balance_rows == len(live_balances)
         assert core.query(BALANCES) == live_balances
         assert core.query(NET_WORTH) == live_worth
+
+
+def test_end_of_day_carries_every_account_to_midnight(core: Core) -> None:
+    sample = generate(SampleSpec(seed=22, tenants=1, profiles_per_tenant=1, months=2))
+    core.ingest(sample.envelopes)
+    core.run_until_idle()
+    last_day = max(r[3] for r in core.query(BALANCES))
+    closed = last_day + dt.timedelta(days=3)
+    ((tenant, profile),) = sample.truth
+    publish_keyed(
+        core.info.kafka_brokers,
+        core.settings.topic(TENANTS_TOPIC),
+        [
+            (
+                f"{tenant}:clock".encode(),
+                orjson.dumps({"tenant_id": tenant, "day_closed": closed.isoformat()}),
+            )
+        ]
+        * 2,
+    )
+    core.run_until_idle()
+    rows = core.query(BALANCES)
+    accounts = {r[2] for r in rows}
+    final = {r[2]: r[4] for r in rows if r[3] == closed}
+    assert set(final) == accounts
+    before = {r[2]: r[4] for r in rows if r[3] == last_day}
+    assert final == before  # nothing posted since: balances carried forward
+    assert core.query("SELECT count(*) FROM core_events WHERE type = 'DayClosed'") == [(1,)]
+    worth = core.query(NET_WORTH)
+    assert worth[-1][2] == closed
+    assert worth[-1][3] == sample.truth[(tenant, profile)].net_worth_minor
+    live = rows
+    rebuild_history(
+        core.info.database_url, core.settings.db_schema, min(r[3] for r in rows), closed
+    )
+    assert core.query(BALANCES) == live
