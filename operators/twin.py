@@ -282,12 +282,55 @@ def _decide_account(work: _Work, doc: dict[str, Any]) -> None:
     if {**old, "balances": None} != {**doc, "balances": None}:
         work.emit(EventType.ACCOUNT_UPDATED, {"account": doc})
     if old["balances"] != doc["balances"]:
+        _check_reconciliation(work, existing, doc)
         payload = {
             "account_id": doc["account_id"],
             "currency": doc["currency"],
             "balances": doc["balances"],
         }
         work.emit(EventType.BALANCE_UPDATED, payload)
+
+
+def _check_reconciliation(work: _Work, previous: AccountEntry, doc: dict[str, Any]) -> None:
+    """Compare a new balance report with the previous one plus what posted in between.
+
+    A report includes the transactions posted before its day; so the new balance should be
+    the previous one plus the transactions posted from the previous report's day up to the
+    day before the new one. When they disagree both figures are recorded, and the vendor's
+    balance is still taken: nothing is adjusted silently. Investment accounts move with
+    prices, not transactions, and are not checked.
+    """
+    if doc["type"] == "INVESTMENT":
+        return
+    since = _day_of(previous.as_of_us)
+    until = _day_of(work.as_of_us)
+    posted = sum(
+        entry.amount_minor
+        for entry in work.transactions.values()
+        if entry.account_id == doc["account_id"]
+        and not entry.pending
+        and since <= entry.day < until
+    )
+    derived = previous.doc["balances"]["current_minor"] + posted
+    reported = doc["balances"]["current_minor"]
+    if derived != reported:
+        work.emit(
+            EventType.RECONCILIATION_MISMATCH,
+            {
+                "account_id": doc["account_id"],
+                "currency": doc["currency"],
+                "reported_minor": reported,
+                "derived_minor": derived,
+                "difference_minor": reported - derived,
+                "previous_balance_event_id": previous.source_event_id,
+                "transactions_from": dt.date.fromordinal(since).isoformat(),
+                "transactions_until": dt.date.fromordinal(until).isoformat(),
+            },
+        )
+
+
+def _day_of(as_of_us: int) -> int:
+    return dt.datetime.fromtimestamp(as_of_us / 1_000_000, tz=dt.UTC).date().toordinal()
 
 
 def _decide_holdings(work: _Work, observation: HoldingsObserved) -> None:
@@ -724,6 +767,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.TENANT_DEFAULTS_APPLIED.value: _evolve_tenant_defaults,
     EventType.MARKET_TICK_APPLIED.value: _evolve_tick,
     EventType.DAY_CLOSED.value: _evolve_day_closed,
+    EventType.RECONCILIATION_MISMATCH.value: _evolve_nothing,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,
     EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,

@@ -37,6 +37,7 @@ class EventType(StrEnum):
     HOLDING_REVALUED = "HoldingRevalued"
     WEALTH_UPDATED = "WealthUpdated"
     DAY_CLOSED = "DayClosed"
+    RECONCILIATION_MISMATCH = "ReconciliationMismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -272,3 +272,30 @@ def test_feeding_a_sync_twice_changes_nothing_more(pages: list[dict[str, Any]]) 
     assert events_of(second) == []
     assert twin_facts(twice) == twin_facts(once)
     assert twice.version == once.version
+
+
+def test_a_balance_that_disagrees_with_the_transactions_is_reported_not_adjusted() -> None:
+    checking = "BxBXxLj1m4HMXBm9WZZmCWVbPjX16EHwv99vp"
+    spend = envelope(
+        sync_page(
+            added=[plaid_txn("a", 12.5, account_id=checking, day="2026-01-05", currency="USD")]
+        ),
+        sync_id="s1",
+        received_at="2026-01-06T00:00:00Z",
+    )
+    agreeing = accounts_envelope("2026-01-10T00:00:00Z")
+    agreeing["payload"]["accounts"][0]["balances"]["current"] = 97.5
+    disagreeing = accounts_envelope("2026-01-10T00:00:00Z")
+    disagreeing["payload"]["accounts"][0]["balances"]["current"] = 100
+    _, fine = feed([accounts_envelope(), spend, agreeing])
+    assert "ReconciliationMismatch" not in [e.type for e in events_of(fine)]
+    _, outputs = feed([accounts_envelope(), spend, disagreeing])
+    (mismatch,) = [e for e in events_of(outputs) if e.type == "ReconciliationMismatch"]
+    assert mismatch.payload["reported_minor"] == 10000
+    assert mismatch.payload["derived_minor"] == 9750
+    assert mismatch.payload["difference_minor"] == 250
+    # The vendor's figure is still what the twin shows: nothing is adjusted silently.
+    checking_doc = next(
+        a for a in last_doc(outputs)["accounts"] if a["provider_account_id"] == checking
+    )
+    assert checking_doc["balances"]["current"]["value"] == "100.00"
