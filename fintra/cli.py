@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from fintra.profiles import list_profiles, load_profile
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
 from fintra.runner import run
 from fintra.settings import (
+    COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
     DLQ_TOPIC,
     PLATFORM_DATA_TOPIC,
@@ -36,6 +38,7 @@ from fintra.settings import (
 )
 from fintra.snapshots import rebuild_history
 from fintra.topics import ensure_topics
+from schemas.commands import Command
 from schemas.envelopes import Provider
 from schemas.money import MoneyError, currency_exponent
 from schemas.platform import TenantSettings
@@ -306,6 +309,31 @@ def _close_day(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Send a command to a profile's stream; its outcome is an event there."""
+    try:
+        payload = orjson.loads(args.payload)
+        command = Command(
+            command_id=args.id or f"cli-{uuid.uuid4().hex}",
+            tenant_id=args.tenant,
+            profile_id=args.profile,
+            command=args.name,
+            payload=payload,
+            issued_at=dt.datetime.now(dt.UTC),
+        )
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    info = _require_stack(settings)
+    key = f"{command.tenant_id}:{command.profile_id}".encode()
+    publish_keyed(
+        info.kafka_brokers,
+        settings.topic(COMMANDS_TOPIC),
+        [(key, orjson.dumps(command.model_dump(mode="json")))],
+    )
+    print(command.command_id)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
@@ -384,6 +412,12 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
     snapshots.add_argument("--to", dest="date_to", metavar="DATE", help="rebuild: last day")
     snapshots.add_argument("--day", help="eod: the UTC day to close (default: yesterday)")
     snapshots.add_argument("--tenant", help="only this tenant's profiles")
+    command = add("command", cmd_command, "send a command to a profile (its outcome is an event)")
+    command.add_argument("tenant")
+    command.add_argument("profile")
+    command.add_argument("name", help="e.g. SetBaseCurrency")
+    command.add_argument("--payload", default="{}", help="the command's payload as JSON")
+    command.add_argument("--id", help="the command id (idempotency key); generated if absent")
     tenant = add("tenant", cmd_tenant_put, "set a tenant's defaults")
     tenant.add_argument("action", choices=["put"])
     tenant.add_argument("tenant")

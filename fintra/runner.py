@@ -11,6 +11,7 @@ from bytewax.run import cli_main
 
 from fintra.embedded import StackInfo
 from fintra.settings import (
+    COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
     DLQ_TOPIC,
     EVENTS_TOPIC,
@@ -41,6 +42,7 @@ def flow_config(settings: Settings, info: StackInfo, *, until_idle: bool) -> Cor
             tenants=settings.topic(TENANTS_TOPIC),
             market=settings.topic(MARKET_TOPIC),
             interests=settings.topic(INTERESTS_TOPIC),
+            commands=settings.topic(COMMANDS_TOPIC),
         ),
         events_topic=settings.topic(EVENTS_TOPIC),
         dlq_topic=settings.topic(DLQ_TOPIC),

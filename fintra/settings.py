@@ -19,6 +19,7 @@ REGISTRY_TOPIC: Final = "brain.registry.v1"
 TENANTS_TOPIC: Final = "core.tenants.v1"
 MARKET_TOPIC: Final = "marketstream.price_updated.v1"
 INTERESTS_TOPIC: Final = "core.instrument_interest.v1"
+COMMANDS_TOPIC: Final = "core.commands.v1"
 
 _SCHEMA_PATTERN: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -41,7 +41,7 @@ from flows.registry_step import (
 from flows.twin_step import TwinInput, count_dead_letter, count_market, twin_builder
 from operators.decode import DecodeLimits
 from operators.market_input import MarketItem, index_step, parse_market, routed
-from operators.pipeline import TickDelivery
+from operators.pipeline import CommandRecord, TickDelivery
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from schemas.records import DeadLetter, RawRecord
 
@@ -60,6 +60,7 @@ class InputTopics:
     tenants: str
     market: str
     interests: str
+    commands: str
 
     def all(self) -> list[str]:
         """Every input topic, in a stable order."""
@@ -70,6 +71,7 @@ class InputTopics:
             self.tenants,
             self.market,
             self.interests,
+            self.commands,
         ]
 
     def tenant_input(self, record: RawRecord) -> RegistryInput:
@@ -181,7 +183,9 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.filter_map("key_errors", checked.falses, key_error),
         count_dead_letter,
     )
-    syncs = op.branch("split_syncs", checked.trues, lambda r: r.topic == topics.syncs)
+    by_kind = op.branch("split_commands", checked.trues, lambda r: r.topic == topics.commands)
+    commands = op.map("to_commands", by_kind.trues, CommandRecord)
+    syncs = op.branch("split_syncs", by_kind.falses, lambda r: r.topic == topics.syncs)
 
     # Platform data, metric definitions and tenant defaults meet in the worker that owns the
     # tenant; it also learns the tenant's profiles from the keys of their syncs.
@@ -206,6 +210,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.key_on("key_by_profile", syncs.trues, stream_key),
         op.key_on("key_data_by_profile", accepted, lambda item: item.stream_key),
         op.key_on("key_ticks_by_profile", ticks, lambda item: item.stream_key),
+        op.key_on("key_commands_by_profile", commands, lambda item: stream_key(item.record)),
     )
     twins = op.stateful("twin", keyed, twin_builder(limits))
     outputs = op.map("drop_key", twins, lambda pair: pair[1])

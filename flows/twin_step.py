@@ -9,7 +9,7 @@ from bytewax.operators import StatefulLogic
 from prometheus_client import Counter
 
 from operators.decode import DecodeLimits
-from operators.pipeline import Output, TwinItem, process
+from operators.pipeline import CommandRecord, Output, TwinItem, process
 from operators.registry import AcceptedPlatformData
 from operators.twin import ProfileState
 from schemas.events import Event
@@ -52,7 +52,7 @@ class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
                 count_dead_letter(output)
                 rejected = True
         # Defaults and ticks fan out to many profiles; their inputs were counted upstream.
-        if not rejected and isinstance(value, RawRecord | AcceptedPlatformData):
+        if not rejected and isinstance(value, RawRecord | AcceptedPlatformData | CommandRecord):
             INPUTS.labels(record.topic, "accepted").inc()
         return outputs, StatefulLogic.RETAIN
 

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from operators import mapping, ofx, plaid, yapily
-from operators.decode import DecodeLimits, decode_envelope
+from operators.decode import (
+    DecodeLimits,
+    decode_envelope,
+    parse_json,
+    parse_key,
+    validate_model,
+)
 from operators.engines import DailyHistory, daily_history
 from operators.exceptions import RejectedInput
 from operators.instruments import Interest
@@ -23,6 +29,7 @@ from operators.twin import (
     EventSourceInfo,
     ProfileState,
     apply,
+    apply_command,
     apply_day_closed,
     apply_platform_data,
     apply_tenant_defaults,
@@ -30,7 +37,8 @@ from operators.twin import (
     initial_state,
 )
 from operators.wealth import balance_sheet, interest_changes
-from schemas.envelopes import ConnectEnvelope, Provider
+from schemas.commands import Command
+from schemas.envelopes import ConnectEnvelope, Provider, utc_iso
 from schemas.events import Event
 from schemas.market import FxTick, PriceTick
 from schemas.records import DeadLetter, RawRecord, Reason
@@ -57,7 +65,16 @@ class TickDelivery:
     tick: FxTick | PriceTick
 
 
-TwinItem = RawRecord | AcceptedPlatformData | TenantDefaults | DayClosed | TickDelivery
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """A raw record read from the command topic (its bytes are a ``Command``)."""
+
+    record: RawRecord
+
+
+TwinItem = (
+    RawRecord | AcceptedPlatformData | TenantDefaults | DayClosed | TickDelivery | CommandRecord
+)
 Output = Event | DeadLetter | ProfileDocument | Interest
 
 
@@ -96,6 +113,24 @@ def _apply_envelope(
     return state, events
 
 
+def decode_command(record: RawRecord, limits: DecodeLimits) -> dict[str, Any]:
+    """Validate a command's bytes and that it names the profile of its key.
+
+    Raises:
+        RejectedInput: for malformed commands or a key mismatch.
+    """
+    tenant_id, profile_id = parse_key(record.key)
+    command = validate_model(Command, parse_json(record.value, limits), prefix="")
+    if (command.tenant_id, command.profile_id) != (tenant_id, profile_id):
+        msg = (
+            f"command names {command.tenant_id}:{command.profile_id}, key {tenant_id}:{profile_id}"
+        )
+        raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+    doc = command.model_dump(mode="json")
+    doc["issued_at"] = utc_iso(command.issued_at)
+    return doc
+
+
 def _sheet(state: ProfileState) -> dict[str, Any] | None:
     sheet = balance_sheet(state)
     return None if sheet is None else sheet.as_dict()
@@ -120,6 +155,9 @@ def process(
             new_state, events = apply_platform_data(current, item.data, item.metric, origin)
         elif isinstance(item, TenantDefaults):
             new_state, events = apply_tenant_defaults(current, item.base_currency, origin)
+        elif isinstance(item, CommandRecord):
+            command = decode_command(item.record, limits)
+            new_state, events = apply_command(current, command, origin)
         elif isinstance(item, DayClosed):
             new_state, events = apply_day_closed(current, item.day, origin)
         elif isinstance(item, TickDelivery):

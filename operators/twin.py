@@ -29,10 +29,12 @@ from operators.observations import (
 )
 from operators.valuation import RateBook, with_tick
 from schemas.canonical import GENESIS_HASH, content_hash
+from schemas.commands import CommandName, SetBaseCurrency
 from schemas.envelopes import utc_iso
 from schemas.events import Event, EventType
 from schemas.fos import AccountType
 from schemas.market import MARKET_TICK, FxTick, PriceTick
+from schemas.money import MoneyError, currency_exponent
 from schemas.records import Reason
 
 
@@ -116,6 +118,8 @@ class ProfileState:
     last_occurred_at: str | None = None
     rates: RateBook = field(default_factory=RateBook)
     closed_day: str | None = None
+    own_base_currency: str | None = None
+    commands: Mapping[str, str] = field(default_factory=dict)
     liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
@@ -177,6 +181,8 @@ class _Work:
         self.tenant_base_currency = state.tenant_base_currency
         self.rates = state.rates
         self.closed_day = state.closed_day
+        self.own_base_currency = state.own_base_currency
+        self.commands = dict(state.commands)
         self.last_occurred_at = state.last_occurred_at
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
@@ -213,6 +219,8 @@ class _Work:
             tenant_base_currency=self.tenant_base_currency,
             rates=self.rates,
             closed_day=self.closed_day,
+            own_base_currency=self.own_base_currency,
+            commands=self.commands,
             last_occurred_at=self.last_occurred_at,
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
@@ -221,11 +229,13 @@ class _Work:
 
 
 def base_currency(state: ProfileState) -> str | None:
-    """The profile's base currency: the tenant's default, else its first account's currency.
+    """The profile's base currency: its own, the tenant's default, or its first account's.
 
-    "First" is the account created earliest in the stream, so the answer does not depend on
-    account ids.
+    Its own is set by the ``SetBaseCurrency`` command. "First" is the account created
+    earliest in the stream, so the answer does not depend on account ids.
     """
+    if state.own_base_currency is not None:
+        return state.own_base_currency
     if state.tenant_base_currency is not None:
         return state.tenant_base_currency
     if not state.accounts:
@@ -532,6 +542,62 @@ def apply_tenant_defaults(
     return work.freeze(), work.events
 
 
+def apply_command(
+    state: ProfileState, command: Mapping[str, Any], origin: EventSourceInfo
+) -> tuple[ProfileState, list[Event]]:
+    """Apply a command once per ``command_id``: its event, or ``CommandRejected``.
+
+    Raises:
+        RejectedInput: when a ``command_id`` is reused for another command.
+    """
+    digest = content_hash(dict(command))
+    held = state.commands.get(command["command_id"])
+    if held == digest:
+        return replace(state, noops=state.noops + 1), []
+    if held is not None:
+        msg = f"command {command['command_id']} was sent again with another body"
+        raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "command_id", msg)
+    source = {
+        "topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "provider": "command",
+        "connection_id": None,
+        "sync_id": command["command_id"],
+    }
+    work = _Work(state, command["issued_at"], source)
+    outcome = decide_command(command)
+    if isinstance(outcome, str):
+        work.emit(
+            EventType.COMMAND_REJECTED,
+            {
+                "command_id": command["command_id"],
+                "command": command["command"],
+                "reason": outcome.partition(":")[0],
+                "message": outcome.partition(":")[2].strip(),
+                "command_hash": digest,
+            },
+        )
+    else:
+        event_type, payload = outcome
+        work.emit(
+            event_type, {**payload, "command_id": command["command_id"], "command_hash": digest}
+        )
+    return work.freeze(), work.events
+
+
+def decide_command(command: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]] | str:
+    """The event a command asks for, or ``"reason: message"`` when it cannot be applied."""
+    if command["command"] == CommandName.SET_BASE_CURRENCY:
+        try:
+            payload = SetBaseCurrency.model_validate(command["payload"])
+            currency_exponent(payload.base_currency)
+        except (ValueError, MoneyError) as exc:
+            return f"invalid_payload: {exc}"
+        return EventType.BASE_CURRENCY_SET, {"base_currency": payload.base_currency}
+    return f"unknown_command: {command['command']!r} is not a command this twin understands"
+
+
 def apply_day_closed(
     state: ProfileState, day: str, origin: EventSourceInfo
 ) -> tuple[ProfileState, list[Event]]:
@@ -712,6 +778,15 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
         )
 
 
+def _evolve_base_currency(work: _Work, event: Event) -> None:
+    work.own_base_currency = event.payload["base_currency"]
+    work.commands[event.payload["command_id"]] = event.payload["command_hash"]
+
+
+def _evolve_command_rejected(work: _Work, event: Event) -> None:
+    work.commands[event.payload["command_id"]] = event.payload["command_hash"]
+
+
 def _evolve_day_closed(work: _Work, event: Event) -> None:
     work.closed_day = event.payload["day"]
 
@@ -768,6 +843,8 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.MARKET_TICK_APPLIED.value: _evolve_tick,
     EventType.DAY_CLOSED.value: _evolve_day_closed,
     EventType.RECONCILIATION_MISMATCH.value: _evolve_nothing,
+    EventType.BASE_CURRENCY_SET.value: _evolve_base_currency,
+    EventType.COMMAND_REJECTED.value: _evolve_command_rejected,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,
     EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,

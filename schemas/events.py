@@ -38,6 +38,8 @@ class EventType(StrEnum):
     WEALTH_UPDATED = "WealthUpdated"
     DAY_CLOSED = "DayClosed"
     RECONCILIATION_MISMATCH = "ReconciliationMismatch"
+    BASE_CURRENCY_SET = "BaseCurrencySet"
+    COMMAND_REJECTED = "CommandRejected"
 
 
 @dataclass(frozen=True, slots=True)

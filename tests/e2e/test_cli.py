@@ -97,6 +97,23 @@ def test_up_ingest_run_profile(cli_env: dict[str, str], stack: StackInfo, tmp_pa
     assert missing.returncode == 1
     assert "no profile t1:nobody" in missing.stderr
 
+    sent = _fintra(
+        cli_env,
+        "command",
+        "t1",
+        "p1",
+        "SetBaseCurrency",
+        "--id",
+        "c-eur",
+        "--payload",
+        '{"base_currency": "EUR"}',
+    )
+    assert sent.stdout.strip() == "c-eur", sent.stderr
+    assert _fintra(cli_env, "run", "--until-idle").returncode == 0
+    doc = json.loads(_fintra(cli_env, "profile", "t1", "p1").stdout)
+    assert doc["base_currency"] == "EUR"
+    assert {item["reason"] for item in doc["unpriced_assets"]} == {"no_fx_rate"}
+
 
 def test_ingest_of_a_missing_file_says_so(cli_env: dict[str, str]) -> None:
     result = _fintra(cli_env, "ingest", "/nonexistent/syncs.jsonl")

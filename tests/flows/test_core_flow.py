@@ -28,6 +28,7 @@ TOPICS = InputTopics(
     tenants="core.tenants.v1",
     market="marketstream.price_updated.v1",
     interests="core.instrument_interest.v1",
+    commands="core.commands.v1",
 )
 
 
@@ -394,3 +395,48 @@ def test_ticks_revalue_holders_in_their_base_currency_and_skip_others() -> None:
         and e.payload["tick"]["type"] == "PRICE"
     }
     assert applied == {"p_rich"}
+
+
+def command(
+    command_id: str, name: str, payload: dict[str, Any], offset: int, profile: str = "p_0001"
+) -> KafkaSourceMessage[bytes | None, bytes | None]:
+    body = {
+        "command_id": command_id,
+        "tenant_id": "t_001",
+        "profile_id": profile,
+        "command": name,
+        "payload": payload,
+        "issued_at": "2026-05-01T00:00:00Z",
+    }
+    return message(body, offset, key=f"t_001:{profile}".encode(), topic=TOPICS.commands)
+
+
+def test_commands_apply_once_or_are_rejected_with_a_reason() -> None:
+    syncs = [m for m in sample_messages() if m.key == b"t_001:p_0001"]
+    run = Run()
+    run.execute(
+        [
+            *syncs,
+            command("c1", "SetBaseCurrency", {"base_currency": "EUR"}, 1),
+            command("c1", "SetBaseCurrency", {"base_currency": "EUR"}, 2),
+            command("c2", "SetBaseCurrency", {"base_currency": "ZZZ"}, 3),
+            command("c3", "TeleportMoney", {}, 4),
+            command("c1", "SetBaseCurrency", {"base_currency": "JPY"}, 5),
+        ]
+    )
+    outcomes = [
+        (e.payload["command_id"], e.type, e.payload.get("reason"))
+        for e in run.stored
+        if isinstance(e, Event) and e.type in {"BaseCurrencySet", "CommandRejected"}
+    ]
+    assert outcomes == [
+        ("c1", "BaseCurrencySet", None),
+        ("c2", "CommandRejected", "invalid_payload"),
+        ("c3", "CommandRejected", "unknown_command"),
+    ]
+    assert [orjson.loads(m.value)["reason"] for m in run.letters] == ["idempotency_conflict"]
+    doc = run.final_documents()[("t_001", "p_0001")]
+    assert doc["base_currency"] == "EUR"
+    # Its accounts are USD and no USD/EUR rate is known: nothing is valued at 1:1.
+    assert doc["net_worth"]["value"] == "0.00"
+    assert {item["reason"] for item in doc["unpriced_assets"]} == {"no_fx_rate"}
