@@ -18,7 +18,7 @@ from fintra.demo import run_demo
 from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
 from fintra.files import file_envelope
-from fintra.ingest import publish, publish_keyed, read_lines
+from fintra.ingest import publish, publish_keyed, read_lines, tick_key
 from fintra.mapping_tools import check
 from fintra.migrate import migrate
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
@@ -29,6 +29,7 @@ from fintra.settings import (
     COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
     DLQ_TOPIC,
+    MARKET_TOPIC,
     PLATFORM_DATA_TOPIC,
     REGISTRY_TOPIC,
     TENANTS_TOPIC,
@@ -131,12 +132,24 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(msg)
     if args.provider is not None:
         return _ingest_files(args, settings, paths)
+    if args.market:
+        return _ingest_market(settings, paths)
     info = _require_stack(settings)
     logical = PLATFORM_DATA_TOPIC if args.platform_data else CONNECT_SYNC_TOPIC
     topic = settings.topic(logical)
     count = publish(info.kafka_brokers, topic, read_lines(paths))
     what = "platform data points" if args.platform_data else "envelopes"
     print(f"published {count} {what} to {topic}")
+    return 0
+
+
+def _ingest_market(settings: Settings, paths: list[Path]) -> int:
+    info = _require_stack(settings)
+    topic = settings.topic(MARKET_TOPIC)
+    count = publish_keyed(
+        info.kafka_brokers, topic, ((tick_key(line), line) for line in read_lines(paths))
+    )
+    print(f"published {count} market ticks to {topic}")
     return 0
 
 
@@ -401,6 +414,11 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
     mapping.add_argument("file", nargs="?", metavar="FILE")
     mapping.add_argument("--json", action="store_true", help="print JSON (list)")
     mapping.add_argument("--rows", type=int, default=5, help="preview: rows to show")
+    ingest.add_argument(
+        "--market",
+        action="store_true",
+        help="the lines are market ticks (FX or PRICE), keyed by instrument",
+    )
     ingest.add_argument(
         "--platform-data",
         action="store_true",

@@ -13,6 +13,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from schemas.market import MARKET_TICK, instrument_key
+
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
@@ -32,6 +34,18 @@ def envelope_key(line: bytes) -> bytes | None:
     if not isinstance(tenant, str) or not isinstance(profile, str):
         return None
     return f"{tenant}:{profile}".encode()
+
+
+def tick_key(line: bytes) -> bytes | None:
+    """Return the instrument key of a market tick line, or ``None`` if it is not a tick.
+
+    A line that is not a valid tick is still published: the flow dead-letters it with the
+    reason, rather than it vanishing here.
+    """
+    try:
+        return instrument_key(MARKET_TICK.validate_json(line)).encode()
+    except ValueError:
+        return None
 
 
 def read_lines(paths: Iterable[Path]) -> Iterator[bytes]:

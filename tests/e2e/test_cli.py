@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fintra.embedded import StackInfo
+from fintra.topics import read_all
 from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, plaid_txn, sync_page
 
 pytestmark = pytest.mark.e2e
@@ -197,3 +198,25 @@ def test_mapping_commands(cli_env: dict[str, str]) -> None:
     unknown = _fintra(cli_env, "mapping", "validate", "no-such-bank", fixture)
     assert unknown.returncode == 1
     assert "schwab-checking" in unknown.stderr
+
+
+def test_ingest_market_publishes_ticks_keyed_by_instrument(
+    cli_env: dict[str, str], stack: StackInfo, tmp_path: Path
+) -> None:
+    assert _fintra(cli_env, "up").returncode == 0
+    ticks = tmp_path / "ticks.jsonl"
+    ticks.write_text(
+        '{"type": "FX", "base": "USD", "quote": "GBP", "rate": "0.80",'
+        ' "as_of": "2026-10-01T00:00:00Z", "source": "ecb"}\n'
+        '{"type": "PRICE", "security_id": "sec-1", "quote_symbol": "AAPL", "price": "176.19",'
+        ' "currency": "USD", "as_of": "2026-10-01T00:00:00Z", "source": "feed"}\n'
+        '{"type": "PRICE", "price": "1"}\n'
+    )
+    result = _fintra(cli_env, "ingest", "--market", str(ticks))
+    assert result.stdout.startswith("published 3 market ticks"), result.stderr
+    topic = cli_env["FINTRA_TOPIC_PREFIX"] + "marketstream.price_updated.v1"
+    keys = sorted((m.key() or b"-") for m in read_all(stack.kafka_brokers, topic))
+    assert keys == [b"-", b"FX:USD/GBP", b"SEC:sec-1"]
+    assert _fintra(cli_env, "run", "--until-idle").returncode == 0
+    listed = json.loads(_fintra(cli_env, "dlq", "ls", "--json").stdout)
+    assert [x["reason"] for x in listed] == ["missing_field"]
