@@ -212,7 +212,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.key_on("key_ticks_by_profile", ticks, lambda item: item.stream_key),
         op.key_on("key_commands_by_profile", commands, lambda item: stream_key(item.record)),
     )
-    twins = op.stateful("twin", keyed, twin_builder(limits))
+    twins = op.stateful_batch("twin", keyed, twin_builder(limits))
     outputs = op.map("drop_key", twins, lambda pair: pair[1])
 
     events = op.filter_map("events", outputs, only_events)

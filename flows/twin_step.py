@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from bytewax.operators import StatefulLogic
+from bytewax.operators import StatefulBatchLogic
 from prometheus_client import Counter
 
 from operators.decode import DecodeLimits
-from operators.pipeline import CommandRecord, Output, TwinItem, process
+from operators.pipeline import CommandRecord, Output, TwinItem, process, projection
 from operators.registry import AcceptedPlatformData
 from operators.twin import ProfileState
 from schemas.events import Event
@@ -30,19 +30,33 @@ DEDUPE_NOOPS = Counter("fintra_dedupe_noops_total", "Inputs that repeated what t
 TwinInput = TwinItem
 
 
-class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
-    """Holds one profile's twin; the state is frozen, so a snapshot needs no copy."""
+class TwinLogic(StatefulBatchLogic[TwinInput, Output, ProfileState]):
+    """Holds one profile's twin; the state is frozen, so a snapshot needs no copy.
+
+    Items arrive in batches per profile: each is applied in order, and the projection is
+    built once at the end of the batch, since the sink keeps only the newest per profile.
+    """
 
     def __init__(self, state: ProfileState | None, limits: DecodeLimits) -> None:
         self._state = state
         self._limits = limits
 
-    def on_item(self, value: TwinInput) -> tuple[Iterable[Output], bool]:
-        """Apply one record and count what happened."""
+    def on_batch(self, values: list[TwinInput]) -> tuple[Iterable[Output], bool]:
+        """Apply a profile's items in order, then project once."""
+        outputs: list[Output] = []
+        version = self._state.version if self._state is not None else 0
+        for value in values:
+            outputs += self._apply(value)
+        if self._state is not None and self._state.version != version:
+            outputs.append(projection(self._state))
+        return outputs, StatefulBatchLogic.RETAIN
+
+    def _apply(self, value: TwinInput) -> list[Output]:
+        """Apply one item and count what happened."""
         record = value if isinstance(value, RawRecord) else value.record
-        stream_key = record.key.decode() if record.key else ""
+        stream_key = getattr(value, "stream_key", None) or (record.key or b"").decode()
         before = self._state.noops if self._state is not None else 0
-        self._state, outputs = process(self._state, stream_key, value, self._limits)
+        self._state, outputs = process(self._state, stream_key, value, self._limits, project=False)
         DEDUPE_NOOPS.inc(self._state.noops - before)
         rejected = False
         for output in outputs:
@@ -54,7 +68,7 @@ class TwinLogic(StatefulLogic[TwinInput, Output, ProfileState]):
         # Defaults and ticks fan out to many profiles; their inputs were counted upstream.
         if not rejected and isinstance(value, RawRecord | AcceptedPlatformData | CommandRecord):
             INPUTS.labels(record.topic, "accepted").inc()
-        return outputs, StatefulLogic.RETAIN
+        return outputs
 
     def snapshot(self) -> ProfileState:
         """Return the state as is: it is never mutated after a step."""

@@ -141,11 +141,14 @@ def process(
     stream_key: str,
     item: TwinItem,
     limits: DecodeLimits,
+    *,
+    project: bool = True,
 ) -> tuple[ProfileState, list[Output]]:
     """Apply one raw record to the twin of ``stream_key``; return the state and the outputs.
 
-    The outputs are the events caused (in stream order) followed by the new projection, or a
-    single dead letter.
+    The outputs are the events caused (in stream order), the interest changes, and (unless
+    ``project`` is false: a caller applying a batch projects once at its end) the new
+    projection; or a single dead letter.
     """
     current = state if state is not None else initial_state(stream_key)
     record = item if isinstance(item, RawRecord) else item.record
@@ -170,14 +173,18 @@ def process(
     outputs: list[Output] = list(events)
     if events:
         outputs += interest_changes(current, new_state)
-        outputs.append(
-            ProfileDocument(
-                tenant_id=new_state.tenant_id,
-                profile_id=new_state.profile_id,
-                version=new_state.version,
-                source_event_id=new_state.last_event_id,
-                doc=profile_document(new_state),
-                history=daily_history(new_state),
-            )
-        )
+        if project:
+            outputs.append(projection(new_state))
     return new_state, outputs
+
+
+def projection(state: ProfileState) -> ProfileDocument:
+    """The profile's projection and daily history at its current version."""
+    return ProfileDocument(
+        tenant_id=state.tenant_id,
+        profile_id=state.profile_id,
+        version=state.version,
+        source_event_id=state.last_event_id,
+        doc=profile_document(state),
+        history=daily_history(state),
+    )
