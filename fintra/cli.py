@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import start_http_server
 
 from fintra import embedded, stack
 from fintra.demo import run_demo
@@ -351,6 +352,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
     stack.prepare(settings, info)
+    if args.metrics_port is not None:
+        # Metrics sit beside the flow's I/O; the worker serves them for Prometheus to scrape.
+        start_http_server(args.metrics_port, addr=args.metrics_host)
     run(settings, info, until_idle=args.until_idle)
     return 0
 
@@ -397,33 +401,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     """Commands that move data in and out: ingestion, plans, registry, dead letters, history."""
-    ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
-    ingest.add_argument("files", nargs="+", metavar="FILE")
-    ingest.add_argument(
-        "--provider",
-        choices=["csv", "ofx"],
-        help="the files are raw exports of this kind, not envelopes",
-    )
-    ingest.add_argument("--plan", help="csv: a shipped mapping plan name or a path")
-    ingest.add_argument("--tenant", help="csv/ofx: the tenant the files belong to")
-    ingest.add_argument("--profile", help="csv/ofx: the profile the files belong to")
-    ingest.add_argument("--account", help="csv: the provider account id of the file")
+    _add_ingest(add)
     mapping = add("mapping", cmd_mapping, "list, validate and preview mapping plans")
     mapping.add_argument("action", choices=["list", "validate", "preview"])
     mapping.add_argument("plan", nargs="?", metavar="PLAN", help="a shipped name or a path")
     mapping.add_argument("file", nargs="?", metavar="FILE")
     mapping.add_argument("--json", action="store_true", help="print JSON (list)")
     mapping.add_argument("--rows", type=int, default=5, help="preview: rows to show")
-    ingest.add_argument(
-        "--market",
-        action="store_true",
-        help="the lines are market ticks (FX or PRICE), keyed by instrument",
-    )
-    ingest.add_argument(
-        "--platform-data",
-        action="store_true",
-        help="the lines are platform data points (FOS UnifiedPlatformData)",
-    )
     snapshots = add("snapshots", cmd_snapshots, "regenerate daily history from the event log")
     snapshots.add_argument("action", choices=["rebuild", "eod"])
     snapshots.add_argument("--from", dest="date_from", metavar="DATE", help="rebuild: first day")
@@ -461,6 +445,10 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
         action="store_true",
         help="exit once every input is consumed and every sink committed",
     )
+    run_cmd.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    run_cmd.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address to serve metrics on (default loopback)"
+    )
     profile = add("profile", cmd_profile, "print a profile projection as JSON")
     profile.add_argument("tenant")
     profile.add_argument("profile")
@@ -469,6 +457,31 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
     demo.add_argument("--tenants", type=int, default=2)
     demo.add_argument("--profiles", type=int, default=3, help="profiles per tenant")
     demo.add_argument("--months", type=int, default=6)
+
+
+def _add_ingest(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    """The ``ingest`` command and its sources: envelopes, files, ticks, platform data."""
+    ingest = add("ingest", cmd_ingest, "publish Connect envelopes (JSON lines) to the input topic")
+    ingest.add_argument("files", nargs="+", metavar="FILE")
+    ingest.add_argument(
+        "--provider",
+        choices=["csv", "ofx"],
+        help="the files are raw exports of this kind, not envelopes",
+    )
+    ingest.add_argument("--plan", help="csv: a shipped mapping plan name or a path")
+    ingest.add_argument("--tenant", help="csv/ofx: the tenant the files belong to")
+    ingest.add_argument("--profile", help="csv/ofx: the profile the files belong to")
+    ingest.add_argument("--account", help="csv: the provider account id of the file")
+    ingest.add_argument(
+        "--market",
+        action="store_true",
+        help="the lines are market ticks (FX or PRICE), keyed by instrument",
+    )
+    ingest.add_argument(
+        "--platform-data",
+        action="store_true",
+        help="the lines are platform data points (FOS UnifiedPlatformData)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -220,3 +223,38 @@ def test_ingest_market_publishes_ticks_keyed_by_instrument(
     assert _fintra(cli_env, "run", "--until-idle").returncode == 0
     listed = json.loads(_fintra(cli_env, "dlq", "ls", "--json").stdout)
     assert [x["reason"] for x in listed] == ["missing_field"]
+
+
+def test_run_serves_prometheus_metrics(cli_env: dict[str, str], tmp_path: Path) -> None:
+    assert _fintra(cli_env, "up").returncode == 0
+    syncs = tmp_path / "syncs.jsonl"
+    syncs.write_text(
+        json.dumps(envelope(plaid_fixture("accounts_balance_get.json"), kind="accounts"))
+        + "\n{broken\n"
+    )
+    assert _fintra(cli_env, "ingest", str(syncs)).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "fintra.cli", "run", "--metrics-port", str(port)],
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        text = ""
+        deadline = time.monotonic() + 60
+        while 'outcome="dead_lettered"' not in text and time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:  # noqa: S310
+                    text = page.read().decode()
+            except OSError:
+                continue
+        assert 'fintra_inputs_total{outcome="accepted"' in text
+        assert 'fintra_dead_letters_total{reason="missing_key"} 1.0' in text
+        assert 'fintra_events_total{type="AccountCreated"} 3.0' in text
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
