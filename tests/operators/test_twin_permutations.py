@@ -83,11 +83,23 @@ def facts(state: ProfileState) -> tuple[Any, ...]:
 
 def _values(sheet: dict[str, Any]) -> dict[str, Any]:
     """A valuation without its provenance (event ids and versions depend on arrival order)."""
-    lines = sorted((line["id"], line["native_minor"], line["base_minor"], line["price"] and
-                    line["price"].get("value")) for line in sheet["lines"])
-    return {**{k: sheet[k] for k in ("base_currency", "at", "net_worth_minor",
-                                     "total_debt_minor", "assets_minor")},
-            "lines": lines, "unpriced": sorted(u["id"] for u in sheet["unpriced_assets"])}
+    lines = sorted(
+        (
+            line["id"],
+            line["native_minor"],
+            line["base_minor"],
+            line["price"] and line["price"].get("value"),
+        )
+        for line in sheet["lines"]
+    )
+    return {
+        **{
+            k: sheet[k]
+            for k in ("base_currency", "at", "net_worth_minor", "total_debt_minor", "assets_minor")
+        },
+        "lines": lines,
+        "unpriced": sorted(u["id"] for u in sheet["unpriced_assets"]),
+    }
 
 
 @settings(max_examples=25, deadline=None)
