@@ -6,7 +6,9 @@ against it and says so, instead of asking the reader to trust the numbers.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from fintra import stack
@@ -50,12 +52,25 @@ def run_demo(settings: Settings, *, seed: int, tenants: int, profiles: int, mont
         print(_summary(doc, ok))
     verdict = "every profile matches" if mismatches == 0 else f"{mismatches} profiles differ"
     print(f"\n{len(docs)} profiles; {verdict} the generator's expected balances and counts.")
+    program = _program()
     print(
-        f"Inspect one: fintra profile {docs[0]['tenant_id']} {docs[0]['profile_id']}"
+        f"Inspect one: {program} profile {docs[0]['tenant_id']} {docs[0]['profile_id']}\n"
+        f"Stop the embedded stack with: {program} down"
         if docs
         else "No profiles were produced."
     )
     return 0 if mismatches == 0 and docs else 1
+
+
+def _program() -> str:
+    """How the user can call this command again (``.venv/bin/fintra`` after ``make demo``)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name != "fintra":
+        return "fintra"
+    try:
+        return str(invoked.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
 
 
 def _describe(counts: dict[str, int]) -> str:
