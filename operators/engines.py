@@ -13,6 +13,7 @@ from typing import Any
 from operators.cashflow import FlowItem, cashflow_summary, monthly_cashflow
 from operators.health import HealthInputs, Sourced, financial_health
 from operators.history import backfill_daily_balances, daily_net_worth
+from operators.recurring import TxPoint, detect_streams
 from operators.twin import ProfileState, base_currency
 
 _LIABILITIES = frozenset({"CREDIT", "LOAN"})
@@ -33,6 +34,35 @@ def flow_items(state: ProfileState) -> list[FlowItem]:
             pending=entry.pending,
         )
         for txn_id, entry in state.transactions.items()
+    ]
+
+
+def recurring_view(state: ProfileState) -> list[dict[str, Any]]:
+    """The profile's recurring streams (FOS ``RecurringStream``), the transactions as evidence.
+
+    The streams are detected from the posted transactions as they stand, so they follow
+    late, corrected and removed data; "now" is the data's own latest day.
+    """
+    points = [
+        TxPoint(
+            transaction_id=txn_id,
+            account_id=entry.account_id,
+            day=dt.date.fromordinal(entry.day),
+            amount_minor=entry.amount_minor,
+            currency=entry.currency,
+            merchant_key=entry.merchant_key,
+            status_pending=entry.pending,
+        )
+        for txn_id, entry in state.transactions.items()
+    ]
+    streams = detect_streams(points, as_of=as_of_day(state))
+    return [
+        {
+            **stream.model_dump(mode="json"),
+            "source_event_id": state.last_event_id,
+            "version": state.version,
+        }
+        for stream in streams
     ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from operators.engines import cashflow_view, health_view
+from operators.engines import cashflow_view, health_view, recurring_view
 from operators.twin import ProfileState, base_currency
 from operators.wealth import balance_sheet
 from schemas.money import format_minor
@@ -42,6 +42,7 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "investment_transaction_count": len(state.investment_transactions),
         "cashflow": money_views(cashflow, cashflow["currency"]) if cashflow else None,
         "health": health_view(state, cashflow),
+        "recurring_streams": [money_views(s, s["currency"]) for s in recurring_view(state)],
     }
 
 

@@ -245,7 +245,13 @@ def test_run_serves_prometheus_metrics(cli_env: dict[str, str], tmp_path: Path) 
     try:
         text = ""
         deadline = time.monotonic() + 60
-        while 'outcome="dead_lettered"' not in text and time.monotonic() < deadline:
+        expected = (
+            'fintra_inputs_total{outcome="accepted"',
+            'fintra_dead_letters_total{reason="missing_key"} 1.0',
+            'fintra_events_total{type="AccountCreated"} 3.0',
+        )
+        # The flow keeps running: poll until it has counted both inputs, or give up.
+        while not all(e in text for e in expected) and time.monotonic() < deadline:
             time.sleep(0.5)
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:  # noqa: S310
