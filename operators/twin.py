@@ -135,14 +135,20 @@ class EventSourceInfo:
     offset: int
 
     def describe(self, context: SyncContext) -> dict[str, Any]:
+        """Return the ``source`` mapping of an event caused by a sync."""
+        return self.source(context.provider, context.sync_id, context.connection_id)
+
+    def source(
+        self, provider: str, sync_id: str | None = None, connection_id: str | None = None
+    ) -> dict[str, Any]:
         """Return the ``source`` mapping of an event caused by this input."""
         return {
             "topic": self.topic,
             "partition": self.partition,
             "offset": self.offset,
-            "provider": context.provider,
-            "connection_id": context.connection_id,
-            "sync_id": context.sync_id,
+            "provider": provider,
+            "connection_id": connection_id,
+            "sync_id": sync_id,
         }
 
 
@@ -500,14 +506,7 @@ def apply_platform_data(
     Raises:
         RejectedInput: when the same ``data_id`` arrives with other content.
     """
-    source = {
-        "topic": origin.topic,
-        "partition": origin.partition,
-        "offset": origin.offset,
-        "provider": "platform",
-        "connection_id": None,
-        "sync_id": None,
-    }
+    source = origin.source("platform")
     work = _Work(state, data["timestamp"], source)
     payload = {"data": dict(data), "metric": dict(metric)}
     digest = content_hash(payload)
@@ -527,14 +526,7 @@ def apply_tenant_defaults(
     """Record the tenant's default base currency in the profile's stream when it changes."""
     if state.tenant_base_currency == base_currency:
         return state, []
-    source = {
-        "topic": origin.topic,
-        "partition": origin.partition,
-        "offset": origin.offset,
-        "provider": "tenant",
-        "connection_id": None,
-        "sync_id": None,
-    }
+    source = origin.source("tenant")
     # Defaults have no event time of their own; the profile's last event time keeps the
     # stream's time monotonic and the result independent of when the default arrived.
     work = _Work(state, state.last_occurred_at or "1970-01-01T00:00:00Z", source)
@@ -557,14 +549,7 @@ def apply_command(
     if held is not None:
         msg = f"command {command['command_id']} was sent again with another body"
         raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "command_id", msg)
-    source = {
-        "topic": origin.topic,
-        "partition": origin.partition,
-        "offset": origin.offset,
-        "provider": "command",
-        "connection_id": None,
-        "sync_id": command["command_id"],
-    }
+    source = origin.source("command", command["command_id"])
     work = _Work(state, command["issued_at"], source)
     outcome = decide_command(command)
     if isinstance(outcome, str):
@@ -607,14 +592,7 @@ def apply_day_closed(
     midnight = dt.datetime.combine(
         dt.date.fromisoformat(day) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
     )
-    source = {
-        "topic": origin.topic,
-        "partition": origin.partition,
-        "offset": origin.offset,
-        "provider": "clock",
-        "connection_id": None,
-        "sync_id": None,
-    }
+    source = origin.source("clock")
     work = _Work(state, utc_iso(midnight), source)
     work.emit(EventType.DAY_CLOSED, {"day": day})
     return work.freeze(), work.events
@@ -636,14 +614,7 @@ def apply_tick(
     book = with_tick(state.rates, tick)
     if book == state.rates:
         return replace(state, noops=state.noops + 1), []
-    source = {
-        "topic": origin.topic,
-        "partition": origin.partition,
-        "offset": origin.offset,
-        "provider": "market",
-        "connection_id": None,
-        "sync_id": tick.source,
-    }
+    source = origin.source("market", tick.source)
     tick_doc = tick.model_dump(mode="json")
     occurred_at = max(state.last_occurred_at or "", utc_iso(tick.as_of))
     work = _Work(state, occurred_at, source)
