@@ -5,21 +5,25 @@ the input unless the caller passes ``as_of``. The same points in any order give 
 streams, because everything is sorted by its natural key before any choice is made.
 
 How a stream is found. Posted transactions are grouped by account, currency, direction and
-merchant. Within a group every transaction proposes schedules it could belong to: a weekday
-phase for weekly and fortnightly streams, a day of the month (and a month phase for quarterly
-and annual ones), or a pair of days for semi-monthly ones. Each schedule is a grid of nominal
-dates, and a chain grows from the proposer along its grid: every slot takes the transaction
-nearest the proposer's amount that lands within a few days of the slot's date (weekend, holiday
-and month-end shifts), and the chain ends at the second empty slot in a row, so one missed
-payment never breaks a stream.
+merchant. Within a group every transaction proposes the schedules it could belong to: a
+weekday phase for weekly and fortnightly streams, a day of the month (and a month phase for
+quarterly and annual ones), or a pair of days for semi-monthly ones. Each schedule is a grid
+of nominal dates, and a chain grows from the proposer along its grid: every slot takes the
+transaction nearest the amount the chain follows that lands within a few days of the slot's
+date (weekend, holiday and month-end shifts). Growth stops at the second empty slot in a row,
+so one missed payment never breaks a stream, or once the chain's running evidence has fallen
+well below its peak, where it is threading through noise.
 
-How a chain is judged. Its evidence is a log-likelihood ratio: how much likelier its dates are
+How a chain is judged. Its evidence is a log-likelihood ratio: how much likelier the chain is
 if the merchant bills on that schedule than if look-alike transactions (same merchant, similar
-amount) fell on those days by chance, at the rate they occur over the whole history. A punctual
-chain at a quiet merchant scores high; a chain of coffees or groceries that happens to hit a
-weekly grid scores low, because such transactions are everywhere and its dates wander. Chains
-with enough occurrences, few gaps and enough evidence are accepted greedily, strongest first,
-and their transactions leave the group before the next search.
+amount) fell on those days by chance, at the rate they occur over the whole history. Punctual
+dates, few misses and amounts that move little raise it; look-alikes all around lower it. A
+chain of coffees or groceries that happens to fit a weekly grid scores low, because such
+transactions are everywhere and their dates wander. A chain needs enough occurrences, three
+slots in four filled, and evidence above a bar that rises with the size of its group. An annual
+stream seen only twice has too few dates to score and is judged by explicit rules. Chains are
+accepted greedily, strongest first, and their transactions leave the group before the next
+search, so several streams at one merchant are found one after the other.
 """
 
 from __future__ import annotations
@@ -151,7 +155,7 @@ PSEUDO_LOOK_ALIKES: Final = 0.5
 # _acceptable_pair for how these bounds combine.
 PAIR_DEVIATION_DAYS: Final = 4
 PAIR_PRICE_LOOK_ALIKES: Final = 1
-PAIR_RENEWAL_DEVIATION_DAYS: Final = 2
+PAIR_RENEWAL_DEVIATION_DAYS: Final = 1
 PAIR_SIMILAR_PERCENT: Final = 10
 PAIR_QUIET_NEIGHBOURS: Final = 3
 PAIR_KNOWN_MERCHANT_NEIGHBOURS: Final = 6
@@ -194,11 +198,6 @@ class _Candidate(NamedTuple):
     grid: _Grid
     hits: tuple[_Hit, ...]
     evidence: float
-
-    @property
-    def span_slots(self) -> int:
-        """Slots from the first filled one to the last, both included."""
-        return self.hits[-1].slot - self.hits[0].slot + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,20 +254,18 @@ def _month_index(day: dt.date) -> int:
     return day.year * 12 + day.month - 1
 
 
-@functools.cache
 def _price_bucket(magnitude: int) -> int:
     """Return a bucket of amounts about 5% wide."""
     return round(math.log(magnitude) * 20)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1 << 12)
 def _month_day_ordinal(month_index: int, day: int) -> int:
     year, month = divmod(month_index, 12)
     last = calendar.monthrange(year, month + 1)[1]
     return dt.date(year, month + 1, min(day, last)).toordinal()
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _nominal(grid: _Grid, slot: int) -> int:
     """Return the ordinal of a slot's nominal date."""
     frequency = grid.frequency
@@ -304,15 +301,26 @@ def _grids_from(
         if _could_repeat(group, point.ordinal, frequency, rates[0]):
             for anchor in _day_of_month_anchors(day):
                 yield _Grid(frequency, month % step, anchor), month // step
-    if not _could_repeat(group, point.ordinal, Frequency.SEMI_MONTHLY, rates[0]):
-        return
-    for later in range(index + 1, len(group.points)):
-        other = group.points[later]
-        gap = other.ordinal - point.ordinal
-        if gap > _SEMI_MONTHLY_GAP_DAYS[-1]:
-            break
-        if gap in _SEMI_MONTHLY_GAP_DAYS and _similar(other.magnitude, point.magnitude):
-            yield from _semi_monthly_grids(day, dt.date.fromordinal(other.ordinal))
+    if _could_repeat(group, point.ordinal, Frequency.SEMI_MONTHLY, rates[0]):
+        partner = _semi_monthly_partner(group, index)
+        if partner is not None:
+            yield from _semi_monthly_grids(day, dt.date.fromordinal(partner.ordinal))
+
+
+def _semi_monthly_partner(group: _Group, index: int) -> _Point | None:
+    """Return the transaction a half month later whose amount is nearest, if any is similar.
+
+    A semi-monthly payment's partner is the next payment of the same stream: the same amount
+    (or nearly), 12 to 18 days on.
+    """
+    point = group.points[index]
+    ordinals = group.ordinals
+    low = bisect.bisect_left(ordinals, point.ordinal + _SEMI_MONTHLY_GAP_DAYS[0])
+    high = bisect.bisect_right(ordinals, point.ordinal + _SEMI_MONTHLY_GAP_DAYS[-1], low)
+    similar = [p for p in group.points[low:high] if _similar(p.magnitude, point.magnitude)]
+    if not similar:
+        return None
+    return min(similar, key=lambda p: (abs(p.magnitude - point.magnitude), p))
 
 
 def _could_repeat(group: _Group, ordinal: int, frequency: Frequency, price_rate: float) -> bool:
@@ -379,11 +387,16 @@ def _best_in_slot(
     limit = percent * 100
     best: tuple[int, int, str] | None = None
     chosen: _Point | None = None
-    for point in group.points[low:high]:
+    points = group.points
+    for index in range(low, high):
+        point = points[index]
         # Relative distances in basis points, relative to the larger amount so that a bill may
         # swing up as far as down.
         magnitude = point.magnitude
-        distance = abs(magnitude - target) * 10_000 // max(magnitude, target)
+        if magnitude > target:
+            distance = (magnitude - target) * 10_000 // magnitude
+        else:
+            distance = (target - magnitude) * 10_000 // target
         if distance > limit and abs(magnitude - last) * 10_000 // max(magnitude, last) > limit:
             continue
         key = (distance, abs(point.ordinal - nominal), point.transaction_id)
@@ -395,12 +408,12 @@ def _best_in_slot(
 def _grow(
     group: _Group, grid: _Grid, seed: tuple[int, int], rates: tuple[float, float]
 ) -> list[_Hit]:
-    """Grow a chain both ways from a proposer's slot and amount (``seed``).
+    """Grow a chain from a proposer's slot and amount (``seed``): forwards, then backwards.
 
     ``rates`` are the daily rates of the group's transactions at about the proposer's price
-    and near its amount (see ``_look_alike_rates``). Where the latter crowd every slot
-    window, a stream whose amount varies could not stand out from them, so only the exact
-    price is followed.
+    and near its amount (see ``_look_alike_rates``): they price the look-alikes the chain
+    meets. Where transactions near its amount crowd every slot window, a stream whose amount
+    varies could not stand out from them, so only the exact price is followed.
     """
     slot, ref = seed
     window = 2 * RULES[grid.frequency].tolerance_days + 1
@@ -855,7 +868,10 @@ def detect_streams(
             The clock is never read.
 
     Returns:
-        The streams, sorted by ``stream_id``.
+        The streams, sorted by ``stream_id``. An id derives from the stream's account,
+        direction, merchant and frequency, so it survives new data; where one merchant has
+        several streams of one frequency, all but the one with the lowest average amount
+        (the largest outflow) also carry their rank in that order.
     """
     if not points:
         return []
@@ -897,7 +913,7 @@ def _is_variable(candidate: _Candidate) -> bool:
     magnitudes = [h.point.magnitude for h in candidate.hits]
     changes = sum(
         1
-        for before, after in zip(magnitudes, magnitudes[1:], strict=False)
+        for before, after in itertools.pairwise(magnitudes)
         if abs(after - before) * 100 > SAME_PRICE_PERCENT * max(before, after)
     )
     return changes >= 2 and changes * 3 > len(magnitudes) - 1

@@ -231,6 +231,8 @@ class _Context:
 
 @dataclass(slots=True)
 class _Row:
+    """A transaction being laid down; ``stream`` is the index of its stream's spec, if any."""
+
     day: dt.date
     amount_minor: int
     account: str
@@ -431,8 +433,8 @@ def _income(make: _Maker) -> list[_StreamSpec]:
     return specs
 
 
-def _other_income(make: _Maker) -> list[_StreamSpec]:
-    """Dividends, interest, rent received and pocket money, each for some profiles."""
+def _investment_income(make: _Maker) -> list[_StreamSpec]:
+    """Quarterly dividends and a yearly fund distribution, each for some profiles."""
     rng, ctx = make.rng, make.ctx
     specs: list[_StreamSpec] = []
     broker = rng.choice(_BROKERS)
@@ -463,6 +465,13 @@ def _other_income(make: _Maker) -> list[_StreamSpec]:
                 shift="next",
             )
         )
+    return specs
+
+
+def _other_income(make: _Maker) -> list[_StreamSpec]:
+    """Interest, rent received and pocket money, each for some profiles."""
+    rng, ctx = make.rng, make.ctx
+    specs: list[_StreamSpec] = []
     if rng.randrange(100) < 30:
         interest = _Amount(make.money(300, 4000), "variable", 20)
         specs.append(
@@ -637,11 +646,11 @@ def _annual(make: _Maker) -> list[_StreamSpec]:
     return specs
 
 
-def _frequent_outflows(make: _Maker) -> list[_StreamSpec]:
-    """Weekly, fortnightly and semi-monthly payments out."""
+def _weekly_outflows(make: _Maker) -> list[_StreamSpec]:
+    """A cleaner, pocket money and a meal kit, each for some profiles."""
     rng, ctx = make.rng, make.ctx
     specs: list[_StreamSpec] = []
-    weekly, biweekly = Frequency.WEEKLY, Frequency.BIWEEKLY
+    weekly = Frequency.WEEKLY
     if rng.randrange(100) < 15:
         specs.append(
             make.spec(
@@ -675,6 +684,14 @@ def _frequent_outflows(make: _Maker) -> list[_StreamSpec]:
                 weekday=rng.randrange(7),
             )
         )
+    return specs
+
+
+def _fortnightly_outflows(make: _Maker) -> list[_StreamSpec]:
+    """A loan and childcare every other week, and savings twice a month."""
+    rng = make.rng
+    specs: list[_StreamSpec] = []
+    biweekly = Frequency.BIWEEKLY
     if rng.randrange(100) < 15:
         loan = _Amount(make.money(10000, 40000))
         specs.append(
@@ -850,7 +867,17 @@ def generate_profile(seed: int, index: int) -> LabelledProfile:
     rng = random.Random(f"{seed}:{index}")  # noqa: S311
     ctx = _context(rng, f"p{index:04d}")
     make = _Maker(rng, ctx)
-    makers = (_income, _other_income, _housing, _subscriptions, _bills, _annual, _frequent_outflows)
+    makers = (
+        _income,
+        _investment_income,
+        _other_income,
+        _housing,
+        _subscriptions,
+        _bills,
+        _annual,
+        _weekly_outflows,
+        _fortnightly_outflows,
+    )
     specs = [spec for maker in makers for spec in maker(make)]
     rows = [row for tag, spec in enumerate(specs) for row in _occurrences(rng, spec, ctx, tag)]
     rows += (

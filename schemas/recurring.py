@@ -105,7 +105,10 @@ class RecurringStream(BaseModel):
         return self
 
     def view(self) -> dict[str, Any]:
-        """Return the FOS ``RecurringStream`` shape with money as decimal strings."""
+        """Return the FOS ``RecurringStream`` shape with money as decimal strings.
+
+        ``history`` holds the evidence as transaction ids, oldest first.
+        """
         return {
             "stream_id": self.stream_id,
             "name": self.name,
