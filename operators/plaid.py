@@ -667,21 +667,7 @@ def _credit(
         currency=currency,
         principal_minor=owed,
         aprs=tuple(_apr(apr, currency, p) for apr, p in _paths(raw.aprs, f"{path}.aprs")),
-        payment=LiabilityPayment(
-            next_payment_due_date=raw.next_payment_due_date,
-            minimum_payment_minor=_optional_minor(
-                raw.minimum_payment_amount, currency, f"{path}.minimum_payment_amount"
-            ),
-            last_payment_date=raw.last_payment_date,
-            last_payment_minor=_optional_minor(
-                raw.last_payment_amount, currency, f"{path}.last_payment_amount"
-            ),
-            last_statement_balance_minor=_optional_minor(
-                raw.last_statement_balance, currency, f"{path}.last_statement_balance"
-            ),
-            last_statement_issue_date=raw.last_statement_issue_date,
-            is_overdue=raw.is_overdue,
-        ),
+        payment=_statement_payment(raw, currency, path),
     )
 
 
@@ -767,21 +753,7 @@ def _student(
         terms=LiabilityTerms(
             origination_date=raw.origination_date, maturity_date=raw.expected_payoff_date
         ),
-        payment=LiabilityPayment(
-            next_payment_due_date=raw.next_payment_due_date,
-            minimum_payment_minor=_optional_minor(
-                raw.minimum_payment_amount, currency, f"{path}.minimum_payment_amount"
-            ),
-            last_payment_date=raw.last_payment_date,
-            last_payment_minor=_optional_minor(
-                raw.last_payment_amount, currency, f"{path}.last_payment_amount"
-            ),
-            last_statement_balance_minor=_optional_minor(
-                raw.last_statement_balance, currency, f"{path}.last_statement_balance"
-            ),
-            last_statement_issue_date=raw.last_statement_issue_date,
-            is_overdue=raw.is_overdue,
-        ),
+        payment=_statement_payment(raw, currency, path),
     )
 
 
@@ -842,3 +814,24 @@ def _round_half_even(value: Decimal, exponent: int) -> int:
         if 2 * remainder > unit or (2 * remainder == unit and minor % 2 == 1):
             minor += 1
     return -minor if sign else minor
+
+
+def _statement_payment(
+    raw: PlaidCreditLiability | PlaidStudentLoanLiability, currency: str, path: str
+) -> LiabilityPayment:
+    """The payment terms credit cards and student loans report in the same fields."""
+    return LiabilityPayment(
+        next_payment_due_date=raw.next_payment_due_date,
+        minimum_payment_minor=_optional_minor(
+            raw.minimum_payment_amount, currency, f"{path}.minimum_payment_amount"
+        ),
+        last_payment_date=raw.last_payment_date,
+        last_payment_minor=_optional_minor(
+            raw.last_payment_amount, currency, f"{path}.last_payment_amount"
+        ),
+        last_statement_balance_minor=_optional_minor(
+            raw.last_statement_balance, currency, f"{path}.last_statement_balance"
+        ),
+        last_statement_issue_date=raw.last_statement_issue_date,
+        is_overdue=raw.is_overdue,
+    )
