@@ -21,7 +21,9 @@ from psycopg import sql
 
 from flows.exceptions import StoreError
 from operators.pipeline import ProfileDocument
+from operators.search import SearchRow
 from schemas.events import Event
+from schemas.money import format_minor
 
 SinkItem = Event | ProfileDocument
 
@@ -50,6 +52,83 @@ CREATE TEMP TABLE IF NOT EXISTS stage_balances
     (LIKE historical_balances INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_net_worth
     (LIKE historical_net_worth INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_search (
+    tenant_id text, profile_id text, transaction_id text, version bigint, kind text,
+    account_id text, day date, amount_minor bigint, amount numeric, currency text,
+    status text, merchant text, clean_merchant text, category text[], category_source text,
+    source_event_id uuid
+) ON COMMIT DELETE ROWS;
+"""
+
+SEARCH_COLUMNS: Final = (
+    "tenant_id",
+    "profile_id",
+    "transaction_id",
+    "version",
+    "kind",
+    "account_id",
+    "day",
+    "amount_minor",
+    "amount",
+    "currency",
+    "status",
+    "merchant",
+    "clean_merchant",
+    "category",
+    "category_source",
+    "source_event_id",
+)
+
+# Search rows of one sink batch may come from several projections of a profile: each kind
+# is applied newest first, and only over an older row, so the order of batches never matters.
+_APPLY_SEARCH: Final = """
+INSERT INTO transaction_search AS t (tenant_id, profile_id, transaction_id, version, removed,
+    account_id, day, amount_minor, amount, currency, status, merchant, clean_merchant,
+    category, category_text, category_source, source_event_id)
+SELECT DISTINCT ON (tenant_id, profile_id, transaction_id) tenant_id, profile_id,
+    transaction_id, version, false, account_id, day, amount_minor, amount, currency, status,
+    merchant, clean_merchant, category, array_to_string(category, ' '), category_source,
+    source_event_id
+FROM stage_search WHERE kind = 'upsert'
+ORDER BY tenant_id, profile_id, transaction_id, version DESC
+ON CONFLICT (tenant_id, profile_id, transaction_id) DO UPDATE SET
+    version = EXCLUDED.version, removed = false, account_id = EXCLUDED.account_id,
+    day = EXCLUDED.day, amount_minor = EXCLUDED.amount_minor, amount = EXCLUDED.amount,
+    currency = EXCLUDED.currency, status = EXCLUDED.status, merchant = EXCLUDED.merchant,
+    clean_merchant = EXCLUDED.clean_merchant, category = EXCLUDED.category,
+    category_text = EXCLUDED.category_text, category_source = EXCLUDED.category_source,
+    source_event_id = EXCLUDED.source_event_id
+WHERE t.version < EXCLUDED.version;
+
+INSERT INTO transaction_search AS t
+    (tenant_id, profile_id, transaction_id, version, removed, source_event_id)
+SELECT DISTINCT ON (tenant_id, profile_id, transaction_id) tenant_id, profile_id,
+    transaction_id, version, true, source_event_id
+FROM stage_search WHERE kind = 'remove'
+ORDER BY tenant_id, profile_id, transaction_id, version DESC
+ON CONFLICT (tenant_id, profile_id, transaction_id) DO UPDATE SET
+    version = EXCLUDED.version, removed = true, source_event_id = EXCLUDED.source_event_id
+WHERE t.version < EXCLUDED.version;
+
+UPDATE transaction_search t SET version = s.version, category = s.category,
+    category_text = array_to_string(s.category, ' '), category_source = s.category_source,
+    source_event_id = s.source_event_id
+FROM (SELECT DISTINCT ON (tenant_id, profile_id, transaction_id) * FROM stage_search
+      WHERE kind = 'category' ORDER BY tenant_id, profile_id, transaction_id, version DESC) s
+WHERE t.tenant_id = s.tenant_id AND t.profile_id = s.profile_id
+    AND t.transaction_id = s.transaction_id AND t.version < s.version;
+"""
+
+# Each command's outcome is the event its command id caused (the applied event or
+# CommandRejected); a replayed batch finds it already recorded.
+_RECORD_COMMAND_OUTCOMES: Final = """
+INSERT INTO command_outcomes (tenant_id, profile_id, command_id, event_id, event_type,
+    stream_version, reason, message, occurred_at)
+SELECT tenant_id, profile_id, payload->>'command_id', event_id, type, stream_version,
+    payload->>'reason', payload->>'message', occurred_at
+FROM stage_events
+WHERE source->>'provider' = 'command' AND payload ? 'command_id'
+ON CONFLICT (tenant_id, command_id) DO NOTHING
 """
 
 _REPLACE_HISTORY: Final = """
@@ -161,6 +240,42 @@ def write_history(cur: psycopg.Cursor[Any], profiles: list[ProfileDocument]) -> 
     cur.execute(_REPLACE_HISTORY)
 
 
+def search_row(row: SearchRow) -> tuple[object, ...]:
+    """Return the COPY row of a search row, in ``SEARCH_COLUMNS`` order."""
+    amount = (
+        None
+        if row.amount_minor is None or row.currency is None
+        else format_minor(row.amount_minor, row.currency)
+    )
+    return (
+        row.tenant_id,
+        row.profile_id,
+        row.transaction_id,
+        row.version,
+        row.kind,
+        row.account_id,
+        row.day,
+        row.amount_minor,
+        amount,
+        row.currency,
+        row.status,
+        row.merchant,
+        row.clean_merchant,
+        list(row.category),
+        row.category_source,
+        row.source_event_id,
+    )
+
+
+def write_search(cur: psycopg.Cursor[Any], rows: list[SearchRow]) -> None:
+    """Apply a batch's search rows: upserts, then removals, then category overrides."""
+    columns = sql.SQL(", ").join(map(sql.Identifier, SEARCH_COLUMNS))
+    with cur.copy(sql.SQL("COPY stage_search ({}) FROM STDIN").format(columns)) as copy:
+        for row in rows:
+            copy.write_row(search_row(row))
+    cur.execute(_APPLY_SEARCH)
+
+
 class EventLogWriter:
     """Writes batches of events and profile documents to one schema, retrying outages."""
 
@@ -177,10 +292,12 @@ class EventLogWriter:
         again after an unknown outcome is safe.
         """
         events = [item for item in items if isinstance(item, Event)]
-        profiles = coalesce_profiles(i for i in items if isinstance(i, ProfileDocument))
+        documents = [item for item in items if isinstance(item, ProfileDocument)]
+        profiles = coalesce_profiles(documents)
+        search = [row for doc in documents for row in doc.transactions]
         for attempt in range(1, self._attempts + 1):
             try:
-                return self._write_once(events, profiles)
+                return self._write_once(events, profiles, search)
             except psycopg.OperationalError as exc:
                 self.close()
                 if attempt == self._attempts:
@@ -202,7 +319,9 @@ class EventLogWriter:
             self._conn = conn
         return self._conn
 
-    def _write_once(self, events: list[Event], profiles: list[ProfileDocument]) -> int:
+    def _write_once(
+        self, events: list[Event], profiles: list[ProfileDocument], search: list[SearchRow]
+    ) -> int:
         conn = self._connection()
         inserted = 0
         with conn.transaction(), conn.cursor() as cur:
@@ -215,6 +334,7 @@ class EventLogWriter:
                 cur.execute(_ENSURE_PARTITIONS)
                 cur.execute(_INSERT_EVENTS)
                 inserted = cur.rowcount
+                cur.execute(_RECORD_COMMAND_OUTCOMES)
             if profiles:
                 with cur.copy(_COPY_PROFILES) as copy:
                     for doc in profiles:
@@ -222,6 +342,8 @@ class EventLogWriter:
                 cur.execute(_UPSERT_PROFILES)
                 applied = {(row[0], row[1]) for row in cur.fetchall()}
                 write_history(cur, [p for p in profiles if (p.tenant_id, p.profile_id) in applied])
+            if search:
+                write_search(cur, search)
         EVENTS_WRITTEN.labels("inserted").inc(inserted)
         EVENTS_WRITTEN.labels("duplicate").inc(len(events) - inserted)
         return inserted

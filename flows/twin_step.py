@@ -48,7 +48,8 @@ class TwinLogic(StatefulBatchLogic[TwinInput, Output, ProfileState]):
         for value in values:
             outputs += self._apply(value)
         if self._state is not None and self._state.version != version:
-            outputs.append(projection(self._state))
+            events = [output for output in outputs if isinstance(output, Event)]
+            outputs.append(projection(self._state, events))
         return outputs, StatefulBatchLogic.RETAIN
 
     def _apply(self, value: TwinInput) -> list[Output]:

@@ -7,7 +7,7 @@ an envelope is applied whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from operators.instruments import Interest
 from operators.observations import Observation
 from operators.projection import profile_document
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
+from operators.search import SearchRow, search_rows
 from operators.twin import (
     EventSourceInfo,
     ProfileState,
@@ -54,6 +55,7 @@ class ProfileDocument:
     source_event_id: str | None
     doc: dict[str, Any]
     history: DailyHistory | None = None
+    transactions: tuple[SearchRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +176,16 @@ def process(
     if events:
         outputs += interest_changes(current, new_state)
         if project:
-            outputs.append(projection(new_state))
+            outputs.append(projection(new_state, events))
     return new_state, outputs
 
 
-def projection(state: ProfileState) -> ProfileDocument:
-    """The profile's projection and daily history at its current version."""
+def projection(state: ProfileState, events: Iterable[Event] = ()) -> ProfileDocument:
+    """The profile's projection and daily history at its current version.
+
+    ``events`` are those applied since the previous projection: the transactions they
+    touched are rewritten in the search projection.
+    """
     return ProfileDocument(
         tenant_id=state.tenant_id,
         profile_id=state.profile_id,
@@ -187,4 +193,5 @@ def projection(state: ProfileState) -> ProfileDocument:
         source_event_id=state.last_event_id,
         doc=profile_document(state),
         history=daily_history(state),
+        transactions=search_rows(state, events),
     )

@@ -29,7 +29,7 @@ from operators.observations import (
 )
 from operators.valuation import RateBook, with_tick
 from schemas.canonical import GENESIS_HASH, content_hash
-from schemas.commands import CommandName, SetBaseCurrency
+from schemas.commands import CommandName, SetBaseCurrency, UpdateTransactionCategory
 from schemas.envelopes import utc_iso
 from schemas.events import Event, EventType
 from schemas.fos import AccountType
@@ -123,6 +123,7 @@ class ProfileState:
     liabilities: Mapping[str, Snapshot] = field(default_factory=dict)
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
+    category_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     noops: int = 0
 
 
@@ -192,6 +193,7 @@ class _Work:
         self.last_occurred_at = state.last_occurred_at
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
+        self.category_overrides = dict(state.category_overrides)
         self.events: list[Event] = []
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
@@ -230,6 +232,7 @@ class _Work:
             last_occurred_at=self.last_occurred_at,
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
+            category_overrides=self.category_overrides,
             **changes,
         )
 
@@ -551,7 +554,7 @@ def apply_command(
         raise RejectedInput(Reason.IDEMPOTENCY_CONFLICT, "command_id", msg)
     source = origin.source("command", command["command_id"])
     work = _Work(state, command["issued_at"], source)
-    outcome = decide_command(command)
+    outcome = decide_command(state, command)
     if isinstance(outcome, str):
         work.emit(
             EventType.COMMAND_REJECTED,
@@ -571,8 +574,12 @@ def apply_command(
     return work.freeze(), work.events
 
 
-def decide_command(command: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]] | str:
+def decide_command(
+    state: ProfileState, command: Mapping[str, Any]
+) -> tuple[EventType, dict[str, Any]] | str:
     """The event a command asks for, or ``"reason: message"`` when it cannot be applied."""
+    if command["command"] == CommandName.UPDATE_TRANSACTION_CATEGORY:
+        return _decide_category(state, command)
     if command["command"] == CommandName.SET_BASE_CURRENCY:
         try:
             payload = SetBaseCurrency.model_validate(command["payload"])
@@ -581,6 +588,25 @@ def decide_command(command: Mapping[str, Any]) -> tuple[EventType, dict[str, Any
             return f"invalid_payload: {exc}"
         return EventType.BASE_CURRENCY_SET, {"base_currency": payload.base_currency}
     return f"unknown_command: {command['command']!r} is not a command this twin understands"
+
+
+def _decide_category(
+    state: ProfileState, command: Mapping[str, Any]
+) -> tuple[EventType, dict[str, Any]] | str:
+    try:
+        request = UpdateTransactionCategory.model_validate(command["payload"])
+    except ValueError as exc:
+        return f"invalid_payload: {exc}"
+    if request.transaction_id not in state.transactions:
+        return f"unknown_transaction: {request.transaction_id} is not a live transaction"
+    metadata = command.get("metadata") or {}
+    payload = {
+        "transaction_id": request.transaction_id,
+        "category": list(request.category()),
+        "category_source": "USER_OVERRIDE",
+        "user_id": metadata.get("user_id") if isinstance(metadata.get("user_id"), str) else None,
+    }
+    return EventType.TRANSACTION_CATEGORY_OVERRIDDEN, payload
 
 
 def apply_day_closed(
@@ -695,6 +721,10 @@ def _evolve_transaction(work: _Work, event: Event) -> None:
     if replaces is not None:
         work.transactions.pop(replaces, None)
         work.tombstones[replaces] = as_of_us
+        # The posted transaction is the pending one settled: the user's category follows it.
+        override = work.category_overrides.pop(replaces, None)
+        if override is not None:
+            work.category_overrides[doc["transaction_id"]] = override
     work.transactions[doc["transaction_id"]] = tx_entry(
         doc, event.payload["content_hash"], as_of_us, event.event_id
     )
@@ -732,6 +762,7 @@ def merchant_key(name: str) -> str:
 def _evolve_removed(work: _Work, event: Event) -> None:
     txn_id = event.payload["transaction_id"]
     work.transactions.pop(txn_id, None)
+    work.category_overrides.pop(txn_id, None)
     work.tombstones[txn_id] = _micros_iso(event.occurred_at)
 
 
@@ -751,6 +782,11 @@ def _evolve_platform_data(work: _Work, event: Event) -> None:
 
 def _evolve_base_currency(work: _Work, event: Event) -> None:
     work.own_base_currency = event.payload["base_currency"]
+    work.commands[event.payload["command_id"]] = event.payload["command_hash"]
+
+
+def _evolve_category_overridden(work: _Work, event: Event) -> None:
+    work.category_overrides[event.payload["transaction_id"]] = tuple(event.payload["category"])
     work.commands[event.payload["command_id"]] = event.payload["command_hash"]
 
 
@@ -816,6 +852,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.RECONCILIATION_MISMATCH.value: _evolve_nothing,
     EventType.BASE_CURRENCY_SET.value: _evolve_base_currency,
     EventType.COMMAND_REJECTED.value: _evolve_command_rejected,
+    EventType.TRANSACTION_CATEGORY_OVERRIDDEN.value: _evolve_category_overridden,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,
     EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.envelopes import ID_PATTERN
 from schemas.types import IsoDateTime
+
+MAX_CATEGORY_LEVELS: Final = 5
+MAX_CATEGORY_NAME: Final = 64
 
 
 class CommandName(StrEnum):
@@ -43,6 +46,39 @@ class Command(BaseModel):
             msg = "issued_at must carry a timezone"
             raise ValueError(msg)
         return value.astimezone(dt.UTC)
+
+
+class UpdateTransactionCategory(BaseModel):
+    """Payload of ``UpdateTransactionCategory``: the user's own category for a transaction.
+
+    ``new_category`` is one name (``"Business Expense"``) or a path from the most general
+    level down (``["Food and Drink", "Coffee"]``). The override wins over every derived
+    category and survives re-syncs and the pending to posted transition.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transaction_id: str = Field(pattern=ID_PATTERN)
+    new_category: str | list[str]
+
+    @field_validator("new_category")
+    @classmethod
+    def _levels(cls, value: str | list[str]) -> str | list[str]:
+        levels = [value] if isinstance(value, str) else value
+        if not 1 <= len(levels) <= MAX_CATEGORY_LEVELS:
+            msg = f"a category has 1 to {MAX_CATEGORY_LEVELS} levels"
+            raise ValueError(msg)
+        for level in levels:
+            if not level.strip() or len(level) > MAX_CATEGORY_NAME or level != level.strip():
+                msg = f"category level {level!r} must be 1 to {MAX_CATEGORY_NAME} characters"
+                raise ValueError(msg + " without surrounding spaces")
+        return value
+
+    def category(self) -> tuple[str, ...]:
+        """The category path, most general level first."""
+        return (
+            (self.new_category,) if isinstance(self.new_category, str) else tuple(self.new_category)
+        )
 
 
 class SetBaseCurrency(BaseModel):

@@ -40,6 +40,7 @@ class EventType(StrEnum):
     RECONCILIATION_MISMATCH = "ReconciliationMismatch"
     BASE_CURRENCY_SET = "BaseCurrencySet"
     COMMAND_REJECTED = "CommandRejected"
+    TRANSACTION_CATEGORY_OVERRIDDEN = "TransactionCategoryOverridden"
 
 
 @dataclass(frozen=True, slots=True)
