@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
-PACKAGES := schemas operators flows fintra
+PACKAGES := schemas operators flows api fintra
 
 .PHONY: venv demo test lint typecheck unit clean down
 

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 from prometheus_client import start_http_server
 
-from fintra import embedded, stack
+from api.auth import SCOPES, mint_token
+from fintra import api_server, embedded, stack
 from fintra.demo import run_demo
 from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
@@ -52,6 +53,9 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 1."""
 
 
+DEFAULT_SCOPES = ("profile:read", "commands:write", "stream:read")
+
+
 def _print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -76,6 +80,8 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
     if embedded.from_environment() is not None:
         print("external stack configured: nothing to stop")
         return 0
+    if api_server.stop_background(settings):
+        print("API stopped")
     embedded.stop(settings.home)
     print("embedded stack stopped")
     return 0
@@ -370,6 +376,32 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the HTTP API in the foreground."""
+    info = _require_stack(settings)
+    stack.prepare(settings, info)
+    print(f"FintraOS Core API on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    api_server.serve(settings, info, args.host, args.port)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    """Mint a token with the local key and print it alone on stdout."""
+    keys = api_server.local_keys(settings)
+    try:
+        token = mint_token(
+            keys.private_pem,
+            tenant_id=args.tenant,
+            profile_id=args.profile,
+            scopes=args.scope or DEFAULT_SCOPES,
+            ttl_seconds=args.ttl,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stdout.write(token + "\n")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Run the end-to-end demo on generated data."""
     return run_demo(
@@ -452,11 +484,29 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
     profile = add("profile", cmd_profile, "print a profile projection as JSON")
     profile.add_argument("tenant")
     profile.add_argument("profile")
+    _add_api(add)
     demo = add("demo", cmd_demo, "generate sample syncs, process them and summarise each profile")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--tenants", type=int, default=2)
     demo.add_argument("--profiles", type=int, default=3, help="profiles per tenant")
     demo.add_argument("--months", type=int, default=6)
+
+
+def _add_api(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    """The HTTP API and its local tokens."""
+    api = add("api", cmd_api, "serve the HTTP API (profile, search, commands, event stream)")
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    api.add_argument("--port", type=int, default=api_server.DEFAULT_PORT)
+    token = add("token", cmd_token, "mint an API token with the local key (printed alone)")
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--profile", help="the profile the token acts for")
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=sorted(SCOPES),
+        help="repeat for several (default: profile:read, commands:write, stream:read)",
+    )
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
 
 
 def _add_ingest(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:

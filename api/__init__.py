@@ -1,0 +1,1 @@
+"""The HTTP API: reads projections, publishes commands and streams events, per tenant."""
