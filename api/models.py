@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from typing_extensions import TypeAliasType
 
 from schemas.commands import CommandName
+
+
+def _encodable(text: str) -> str:
+    """Refuse text that cannot be UTF-8: a lone surrogate, sent as an escape in JSON."""
+    text.encode("utf-8")
+    return text
+
+
+# JSON without fractional numbers: money and rates travel as decimal strings, so a float in a
+# command is refused by validation, and the OpenAPI document says so.
+JsonText = TypeAliasType("JsonText", Annotated[StrictStr, AfterValidator(_encodable)])
+# JSON Schema counts 3.0 as an integer, so an integral number is taken; 1.5 is refused.
+# Integers stay within what every JSON client reads exactly (2**53 - 1).
+JsonInt = TypeAliasType("JsonInt", Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)])
+JsonValue = TypeAliasType(
+    "JsonValue",
+    "JsonText | JsonInt | StrictBool | None | list[JsonValue] | dict[JsonText, JsonValue]",
+)
 
 
 class Money(BaseModel):
@@ -72,8 +91,8 @@ class CommandRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: CommandName
-    payload: dict[str, Any]
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, JsonValue]
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class CommandAccepted(BaseModel):
