@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 PACKAGES := schemas operators flows api fintra
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint typecheck unit clean down
+.PHONY: venv demo test lint typecheck unit clean down browser
 
 # The stamp is named after pyproject.toml's hash, so the venv is refreshed when the
 # dependencies change and left alone otherwise.
@@ -21,8 +22,15 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/fintra demo
 
-test: venv lint typecheck
+test: venv lint typecheck browser
 	$(BIN)/pytest
+
+# The live page is tested in Debian's Chromium; install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the page tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint: venv
 	$(BIN)/ruff check $(PACKAGES) tests

@@ -76,12 +76,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
-    """Stop the embedded stack."""
+    """Stop the background API and the embedded stack."""
+    if api_server.stop_background(settings):
+        print("API stopped")
     if embedded.from_environment() is not None:
         print("external stack configured: nothing to stop")
         return 0
-    if api_server.stop_background(settings):
-        print("API stopped")
     embedded.stop(settings.home)
     print("embedded stack stopped")
     return 0
@@ -405,7 +405,12 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Run the end-to-end demo on generated data."""
     return run_demo(
-        settings, seed=args.seed, tenants=args.tenants, profiles=args.profiles, months=args.months
+        settings,
+        seed=args.seed,
+        tenants=args.tenants,
+        profiles=args.profiles,
+        months=args.months,
+        api_port=None if args.no_api else args.api_port,
     )
 
 
@@ -490,6 +495,10 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
     demo.add_argument("--tenants", type=int, default=2)
     demo.add_argument("--profiles", type=int, default=3, help="profiles per tenant")
     demo.add_argument("--months", type=int, default=6)
+    demo.add_argument(
+        "--api-port", type=int, default=api_server.DEFAULT_PORT, help="port of the live page"
+    )
+    demo.add_argument("--no-api", action="store_true", help="do not start the API afterwards")
 
 
 def _add_api(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:

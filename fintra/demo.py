@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fintra import stack
+from api.auth import mint_token
+from fintra import api_server, stack
 from fintra.ingest import publish, read_lines
 from fintra.profiles import event_counts, list_profiles
 from fintra.runner import run
@@ -21,7 +22,15 @@ from fintra.topics import message_count
 from schemas.money import format_minor
 
 
-def run_demo(settings: Settings, *, seed: int, tenants: int, profiles: int, months: int) -> int:
+def run_demo(  # noqa: PLR0913 - the demo's knobs, all keyword-only
+    settings: Settings,
+    *,
+    seed: int,
+    tenants: int,
+    profiles: int,
+    months: int,
+    api_port: int | None = api_server.DEFAULT_PORT,
+) -> int:
     """Run the demo; return 0 when every profile matches what the generator expects."""
     print("starting the embedded broker and database …", flush=True)
     info = stack.up(settings)
@@ -53,13 +62,29 @@ def run_demo(settings: Settings, *, seed: int, tenants: int, profiles: int, mont
     verdict = "every profile matches" if mismatches == 0 else f"{mismatches} profiles differ"
     print(f"\n{len(docs)} profiles; {verdict} the generator's expected balances and counts.")
     program = _program()
-    print(
-        f"Inspect one: {program} profile {docs[0]['tenant_id']} {docs[0]['profile_id']}\n"
-        f"Stop the embedded stack with: {program} down"
-        if docs
-        else "No profiles were produced."
+    if not docs:
+        print("No profiles were produced.")
+        return 1
+    first = docs[0]
+    print(f"Inspect one: {program} profile {first['tenant_id']} {first['profile_id']}")
+    if api_port is not None:
+        _print_page_link(settings, first["tenant_id"], first["profile_id"], api_port)
+    print(f"Stop the embedded stack with: {program} down")
+    return 0 if mismatches == 0 else 1
+
+
+def _print_page_link(settings: Settings, tenant_id: str, profile_id: str, port: int) -> None:
+    """Start the API in the background and print the live page's address with a token."""
+    api = api_server.start_background(settings, port=port)
+    token = mint_token(
+        api_server.local_keys(settings).private_pem,
+        tenant_id=tenant_id,
+        profile_id=profile_id,
+        scopes=("profile:read", "commands:write", "stream:read"),
+        ttl_seconds=12 * 3600,
     )
-    return 0 if mismatches == 0 and docs else 1
+    print(f"API: {api.url} (OpenAPI at {api.url}/docs)")
+    print(f"Live page for {tenant_id}:{profile_id}: {api.url}/#token={token}")
 
 
 def _program() -> str:

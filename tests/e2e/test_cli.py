@@ -11,9 +11,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from fintra.api_server import api_database_url
 from fintra.embedded import StackInfo
 from fintra.topics import read_all
 from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, plaid_txn, sync_page
@@ -264,3 +267,43 @@ def test_run_serves_prometheus_metrics(cli_env: dict[str, str], tmp_path: Path) 
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_demo_leaves_the_api_running_with_a_token_link(
+    cli_env: dict[str, str], stack: StackInfo
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**cli_env, "FINTRA_API_DATABASE_URL": api_database_url(stack)}
+    demo = _fintra(
+        env, "demo", "--tenants", "1", "--profiles", "2", "--months", "2", "--api-port", str(port)
+    )
+    try:
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        link = next(
+            line.split(": ", 1)[1] for line in demo.stdout.splitlines() if "#token=" in line
+        )
+        base, token = link.split("/#token=")
+        assert base == f"http://127.0.0.1:{port}"
+        doc = _profile_me(base, token)
+        assert (doc["tenant_id"], doc["profile_id"]) == ("t_001", "p_0001")
+        minted = _fintra(env, "token", "--tenant", "t_001", "--profile", "p_0002")
+        assert minted.returncode == 0, minted.stderr
+        assert minted.stdout.count("\n") == 1
+        assert minted.stdout.count(".") == 2
+        assert _profile_me(base, minted.stdout.strip())["profile_id"] == "p_0002"
+    finally:
+        down = _fintra(env, "down")
+    assert "API stopped" in down.stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def _profile_me(base: str, token: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{base}/v1/profile/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    doc: dict[str, Any] = response.json()
+    return doc
