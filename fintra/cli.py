@@ -15,7 +15,7 @@ import orjson
 from prometheus_client import start_http_server
 
 from api.auth import SCOPES, mint_token
-from fintra import api_server, embedded, stack
+from fintra import api_server, audit, embedded, stack
 from fintra.demo import run_demo
 from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
@@ -376,6 +376,20 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify the event log's hash chains; name the first broken link of each profile."""
+    info = _require_stack(settings)
+    report = audit.verify(info.database_url, settings.db_schema, args.tenant)
+    for link in report.broken:
+        print(
+            f"BROKEN {link.tenant_id}:{link.profile_id} at stream version {link.stream_version}"
+            f" (event {link.event_id}): {link.problem}"
+        )
+    verdict = "intact" if not report.broken else f"{len(report.broken)} broken"
+    print(f"{report.profiles} profiles, {report.events} events verified: {verdict}")
+    return 0 if not report.broken else 1
+
+
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the HTTP API in the foreground."""
     info = _require_stack(settings)
@@ -502,7 +516,10 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
 
 
 def _add_api(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
-    """The HTTP API and its local tokens."""
+    """The HTTP API and its local tokens, and the audit of the log they serve."""
+    audit_cmd = add("audit", cmd_audit, "verify the event log's per-profile hash chains")
+    audit_cmd.add_argument("action", choices=["verify"])
+    audit_cmd.add_argument("--tenant", help="only this tenant's profiles")
     api = add("api", cmd_api, "serve the HTTP API (profile, search, commands, event stream)")
     api.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     api.add_argument("--port", type=int, default=api_server.DEFAULT_PORT)
