@@ -8,11 +8,11 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
-from prometheus_client import start_http_server
 
 from api.auth import SCOPES, mint_token
 from fintra import api_server, audit, embedded, stack
@@ -26,7 +26,6 @@ from fintra.migrate import migrate
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
 from fintra.profiles import list_profiles, load_profile
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
-from fintra.runner import run
 from fintra.settings import (
     COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
@@ -40,6 +39,7 @@ from fintra.settings import (
     load,
 )
 from fintra.snapshots import rebuild_history
+from fintra.supervisor import ClusterPlan, Supervisor
 from fintra.topics import ensure_topics
 from schemas.commands import Command
 from schemas.envelopes import Provider
@@ -358,11 +358,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
     stack.prepare(settings, info)
-    if args.metrics_port is not None:
-        # Metrics sit beside the flow's I/O; the worker serves them for Prometheus to scrape.
-        start_http_server(args.metrics_port, addr=args.metrics_host)
-    run(settings, info, until_idle=args.until_idle)
-    return 0
+    if args.snapshot_interval is not None:
+        settings = replace(settings, epoch_interval_seconds=args.snapshot_interval)
+    plan = ClusterPlan(
+        processes=args.processes,
+        until_idle=args.until_idle,
+        max_failures=args.max_failures,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+    )
+    return Supervisor(settings, info, plan).run()
 
 
 def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
@@ -496,7 +501,24 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
         action="store_true",
         help="exit once every input is consumed and every sink committed",
     )
-    run_cmd.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    run_cmd.add_argument(
+        "--processes", type=int, default=1, help="worker processes in the cluster (default 1)"
+    )
+    run_cmd.add_argument(
+        "--snapshot-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between recovery snapshots (default $FINTRA_EPOCH_INTERVAL_SECONDS or 2)",
+    )
+    run_cmd.add_argument(
+        "--max-failures",
+        type=int,
+        default=5,
+        help="give up after this many consecutive crashed runs (default 5)",
+    )
+    run_cmd.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics from this port (one per process)"
+    )
     run_cmd.add_argument(
         "--metrics-host", default="127.0.0.1", help="address to serve metrics on (default loopback)"
     )

@@ -68,12 +68,25 @@ def recovery_dir(settings: Settings, info: StackInfo) -> Path:
     return path
 
 
-def run(settings: Settings, info: StackInfo, *, until_idle: bool) -> None:
-    """Run the flow until the inputs are drained (``until_idle``) or until interrupted."""
+def run(
+    settings: Settings,
+    info: StackInfo,
+    *,
+    until_idle: bool,
+    addresses: list[str] | None = None,
+    process_id: int | None = None,
+) -> None:
+    """Run the flow until the inputs are drained (``until_idle``) or until interrupted.
+
+    With ``addresses`` this process is ``process_id`` of a Bytewax cluster: one worker per
+    process (the GIL makes more threads slower), partitions spread across the cluster.
+    """
     flow = build_core_flow(flow_config(settings, info, until_idle=until_idle))
     cli_main(
         flow,
         workers_per_process=1,
+        addresses=addresses,
+        process_id=process_id,
         epoch_interval=dt.timedelta(seconds=settings.epoch_interval_seconds),
         recovery_config=RecoveryConfig(str(recovery_dir(settings, info))),
     )
