@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.auth import SCOPES, mint_token
 from fintra import api_server, audit, embedded, stack
@@ -25,6 +27,7 @@ from fintra.mapping_tools import check
 from fintra.migrate import migrate
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
 from fintra.profiles import list_profiles, load_profile
+from fintra.rebuild import rebuild
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
 from fintra.settings import (
     COMMANDS_TOPIC,
@@ -381,6 +384,29 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Regenerate every projection from the event log and swap it in atomically."""
+    info = _require_stack(settings)
+    with Progress(
+        TextColumn("rebuilding projections"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("profiles"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    ) as bar:
+        task = bar.add_task("rebuild", total=None)
+        report = rebuild(
+            info.database_url,
+            settings.db_schema,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    rows = ", ".join(f"{count} {table}" for table, count in report.rows.items())
+    print(f"rebuilt {report.profiles} profiles from {report.events} events: {rows}")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     """Verify the event log's hash chains; name the first broken link of each profile."""
     info = _require_stack(settings)
@@ -539,6 +565,7 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
 
 def _add_api(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     """The HTTP API and its local tokens, and the audit of the log they serve."""
+    add("rebuild", cmd_rebuild, "regenerate every projection from the event log, atomically")
     audit_cmd = add("audit", cmd_audit, "verify the event log's per-profile hash chains")
     audit_cmd.add_argument("action", choices=["verify"])
     audit_cmd.add_argument("--tenant", help="only this tenant's profiles")

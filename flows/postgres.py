@@ -107,7 +107,10 @@ SELECT DISTINCT ON (tenant_id, profile_id, transaction_id) tenant_id, profile_id
 FROM stage_search WHERE kind = 'remove'
 ORDER BY tenant_id, profile_id, transaction_id, version DESC
 ON CONFLICT (tenant_id, profile_id, transaction_id) DO UPDATE SET
-    version = EXCLUDED.version, removed = true, source_event_id = EXCLUDED.source_event_id
+    version = EXCLUDED.version, removed = true, account_id = NULL, day = NULL,
+    amount_minor = NULL, amount = NULL, currency = NULL, status = NULL, merchant = NULL,
+    clean_merchant = NULL, category = '{}', category_text = '', category_source = NULL,
+    source_event_id = EXCLUDED.source_event_id
 WHERE t.version < EXCLUDED.version;
 
 UPDATE transaction_search t SET version = s.version, category = s.category,

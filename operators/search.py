@@ -75,7 +75,10 @@ def search_rows(state: ProfileState, events: Iterable[Event]) -> tuple[SearchRow
             held = rows.get(txn_id)
             if held is not None and held.kind == "upsert":
                 rows[txn_id] = held._replace(
-                    version=event.stream_version, category=category, category_source=USER_OVERRIDE
+                    version=event.stream_version,
+                    category=category,
+                    category_source=USER_OVERRIDE,
+                    source_event_id=event.event_id,
                 )
             else:
                 rows[txn_id] = _row(state, txn_id, event, "category")._replace(
