@@ -96,6 +96,8 @@ class Store:
             max_size=size,
             open=False,
             configure=self._configure,
+            # A connection broken by a database restart is replaced, not handed out.
+            check=ConnectionPool.check_connection,
             timeout=10.0,
         )
 

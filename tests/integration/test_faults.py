@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from fintra import embedded
 from fintra import stack as fintra_stack
 from fintra.audit import verify
 from fintra.embedded import ENV_DATABASE_URL, ENV_KAFKA_BROKERS, StackInfo
@@ -135,3 +136,22 @@ def test_recovery_deleted_and_replayed_from_offset_zero_adds_nothing(
     shutil.rmtree(core.settings.home / "recovery")
     core.run_until_idle()
     assert digest(core) == before
+
+
+def test_postgres_restarted_three_times_during_writes_ends_exact(
+    core: Core, clean_run: dict[str, tuple[int, str]], stack_home: Path
+) -> None:
+    if not core.info.embedded:
+        pytest.skip("restarts the embedded PostgreSQL; an external one is not ours to restart")
+    core.ingest(generate(SPEC).envelopes)
+    run = start_run(core, 1)
+    restarts = 0
+    for _ in range(3):
+        time.sleep(2.0)
+        if run.poll() is not None:
+            break
+        embedded.restart_postgres(stack_home, "immediate")
+        restarts += 1
+    assert restarts == 3, "the run finished before the third restart: give it more input"
+    assert run.wait(timeout=600) == 0
+    assert digest(core) == clean_run
