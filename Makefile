@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashl
 PACKAGES := schemas operators flows api fintra
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint typecheck unit clean down browser
+.PHONY: venv demo test lint typecheck unit clean down browser soak
 
 # The stamp is named after pyproject.toml's hash, so the venv is refreshed when the
 # dependencies change and left alone otherwise.
@@ -38,6 +38,10 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+
+# The fault tests at full size: more data, twice the kills (not part of `make test`).
+soak: venv
+	FINTRA_SOAK=1 $(BIN)/pytest tests/integration/test_faults.py
 
 unit: venv
 	$(BIN)/pytest -m "not integration and not e2e"

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import logging
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -26,9 +27,10 @@ from fintra.ingest import publish, publish_keyed, read_lines, tick_key
 from fintra.mapping_tools import check
 from fintra.migrate import migrate
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
-from fintra.profiles import list_profiles, load_profile
+from fintra.profiles import event_total, list_profiles, load_profile
 from fintra.rebuild import rebuild
 from fintra.registry import RegistryFileError, read_definitions, registry_messages
+from fintra.replay import ReplayError, parse_start, republish, reset_recovery
 from fintra.settings import (
     COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
@@ -384,18 +386,70 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _progress_bar(label: str, unit: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Input again from the beginning, or re-publish inputs from a position or a time."""
+    info = _require_stack(settings)
+    stack.prepare(settings, info)
+    try:
+        start = parse_start(args.start)
+    except ReplayError as exc:
+        raise CliError(str(exc)) from exc
+    before = event_total(info.database_url, settings.db_schema)
+    if start is None:
+        reset_recovery(settings, info)
+        print("recovery state set aside: every input is read again from offset 0", flush=True)
+    else:
+        with _progress_bar("re-publishing inputs", "messages") as bar:
+            task = bar.add_task("replay", total=None)
+            try:
+                copied = republish(
+                    settings,
+                    info,
+                    start,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except ReplayError as exc:
+                raise CliError(str(exc)) from exc
+        print(f"re-published {copied} input messages, marked as replays", flush=True)
+        if not args.run:
+            print("`fintra run` applies them; repeats of what was applied are no-ops")
+            return 0
+    plan = ClusterPlan(processes=args.processes, until_idle=True)
+    with _progress_bar("replaying", "events in the log") as bar:
+        task = bar.add_task("replay", total=None, completed=before)
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.5):
+                bar.update(task, completed=event_total(info.database_url, settings.db_schema))
+
+        watcher = threading.Thread(target=watch, name="replay-progress", daemon=True)
+        watcher.start()
+        try:
+            code = Supervisor(settings, info, plan).run()
+        finally:
+            done.set()
+            watcher.join()
+    after = event_total(info.database_url, settings.db_schema)
+    print(f"event log: {before} events before, {after} after ({after - before} new)")
+    return code
+
+
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     """Regenerate every projection from the event log and swap it in atomically."""
     info = _require_stack(settings)
-    with Progress(
-        TextColumn("rebuilding projections"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("profiles"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    ) as bar:
+    with _progress_bar("rebuilding projections", "profiles") as bar:
         task = bar.add_task("rebuild", total=None)
         report = rebuild(
             info.database_url,
@@ -566,6 +620,18 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
 def _add_api(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     """The HTTP API and its local tokens, and the audit of the log they serve."""
     add("rebuild", cmd_rebuild, "regenerate every projection from the event log, atomically")
+    replay_cmd = add("replay", cmd_replay, "read inputs again (from the beginning or a position)")
+    replay_cmd.add_argument(
+        "--from",
+        dest="start",
+        default="beginning",
+        metavar="START",
+        help="'beginning' (default), TOPIC:PARTITION:OFFSET, or an ISO 8601 time",
+    )
+    replay_cmd.add_argument(
+        "--run", action="store_true", help="after re-publishing, run the flow until idle"
+    )
+    replay_cmd.add_argument("--processes", type=int, default=1, help="worker processes")
     audit_cmd = add("audit", cmd_audit, "verify the event log's per-profile hash chains")
     audit_cmd.add_argument("action", choices=["verify"])
     audit_cmd.add_argument("--tenant", help="only this tenant's profiles")

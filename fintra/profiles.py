@@ -40,3 +40,10 @@ def event_counts(database_url: str, schema: str) -> dict[str, int]:
     with _connect(database_url, schema) as conn:
         rows = conn.execute("SELECT type, count(*) FROM core_events GROUP BY type").fetchall()
     return {row[0]: int(row[1]) for row in rows}
+
+
+def event_total(database_url: str, schema: str) -> int:
+    """Return how many events the log holds."""
+    with _connect(database_url, schema) as conn:
+        row = conn.execute("SELECT count(*) FROM core_event_ids").fetchone()
+    return int(row[0]) if row else 0

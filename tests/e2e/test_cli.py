@@ -307,3 +307,33 @@ def _profile_me(base: str, token: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     doc: dict[str, Any] = response.json()
     return doc
+
+
+def test_replay_from_the_beginning_a_position_or_a_time_adds_nothing(
+    cli_env: dict[str, str], stack: StackInfo, tmp_path: Path
+) -> None:
+    syncs = tmp_path / "syncs.jsonl"
+    lines = [
+        envelope(plaid_fixture("accounts_balance_get.json"), kind="accounts"),
+        envelope(sync_page(added=[plaid_txn("a", 5), plaid_txn("b", 7)]), sync_id="s2"),
+    ]
+    syncs.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert _fintra(cli_env, "ingest", str(syncs)).returncode == 0
+    assert _fintra(cli_env, "run", "--until-idle").returncode == 0
+    profile = _fintra(cli_env, "profile", "t1", "p1").stdout
+    for start in ("beginning", "connect.sync_completed.v1:0:0", "2000-01-01T00:00:00Z"):
+        replayed = _fintra(cli_env, "replay", "--from", start, "--run")
+        assert replayed.returncode == 0, replayed.stderr
+        assert "(0 new)" in replayed.stdout, replayed.stdout
+        assert _fintra(cli_env, "profile", "t1", "p1").stdout == profile
+    topic = cli_env["FINTRA_TOPIC_PREFIX"] + "connect.sync_completed.v1"
+    replays = [
+        message
+        for message in read_all(stack.kafka_brokers, topic)
+        if any(name == "fintra-replay-of" for name, _ in message.headers() or [])
+    ]
+    # Partition 0 from offset 0 (whatever it held), then both messages again by time.
+    assert len(replays) >= 2
+    bad = _fintra(cli_env, "replay", "--from", "yesterday")
+    assert bad.returncode == 1
+    assert "is not 'beginning'" in bad.stderr
