@@ -20,6 +20,9 @@ TENANTS_TOPIC: Final = "core.tenants.v1"
 MARKET_TOPIC: Final = "marketstream.price_updated.v1"
 INTERESTS_TOPIC: Final = "core.instrument_interest.v1"
 COMMANDS_TOPIC: Final = "core.commands.v1"
+LINKS_TOPIC: Final = "connect.profile_linked.v1"
+PASSPORT_TOPIC: Final = "core.passport.v1"
+PASSPORT_REQUESTS_TOPIC: Final = "core.passport_requests.v1"
 
 _SCHEMA_PATTERN: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

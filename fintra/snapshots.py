@@ -32,10 +32,16 @@ class RebuildCounts:
 
 
 def read_streams(
-    conn: psycopg.Connection[Any], tenant_id: str | None
+    conn: psycopg.Connection[Any], tenant_id: str | None, profile_id: str | None = None
 ) -> Iterator[tuple[str, list[Event]]]:
-    """Yield each profile's events from the log, in stream order."""
-    where = sql.SQL("WHERE tenant_id = %s") if tenant_id else sql.SQL("")
+    """Yield each profile's events from the log (one tenant's, one profile's), in order."""
+    clauses = [
+        sql.SQL("{} = %s").format(sql.Identifier(name))
+        for name, value in (("tenant_id", tenant_id), ("profile_id", profile_id))
+        if value
+    ]
+    where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
+    params = tuple(value for value in (tenant_id, profile_id) if value)
     query = sql.SQL(
         "SELECT event_id, type, schema_version, tenant_id, profile_id, stream_version,"
         " occurred_at, source, payload, payload_hash, prev_hash FROM core_events {}"
@@ -44,7 +50,7 @@ def read_streams(
     current: str | None = None
     events: list[Event] = []
     with conn.cursor(name="fintra_rebuild") as cur:
-        cur.execute(query, (tenant_id,) if tenant_id else ())
+        cur.execute(query, params)
         for row in cur:
             key = f"{row[3]}:{row[4]}"
             if key != current and current is not None:

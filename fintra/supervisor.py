@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Final
 
 from fintra.embedded import ENV_DATABASE_URL, ENV_KAFKA_BROKERS, StackInfo
+from fintra.passport import export_pending
 from fintra.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class Supervisor:
             if self._stopping:
                 return 0
             if all(code == 0 for code in codes):
+                # Exported histories come back to the twins as input: run again until a
+                # round sends nothing more.
+                if self._plan.until_idle and export_pending(self._settings, self._info) > 0:
+                    continue
                 return 0
             failures = 1 if time.monotonic() - started > HEALTHY_RUN_SECONDS else failures + 1
             if failures >= self._plan.max_failures:
@@ -89,6 +94,8 @@ class Supervisor:
         count = self._plan.processes
         addresses = [f"127.0.0.1:{_free_port()}" for _ in range(count)] if count > 1 else []
         self._children = [self._spawn(index, addresses) for index in range(count)]
+        if not self._plan.until_idle:
+            self._children.append(self._spawn_exporter())
         try:
             return self._wait()
         finally:
@@ -107,7 +114,10 @@ class Supervisor:
                 "--metrics-host",
                 self._plan.metrics_host,
             ]
-        env = {
+        return subprocess.Popen(args, env=self._environment())  # noqa: S603 - our own module
+
+    def _environment(self) -> dict[str, str]:
+        return {
             **os.environ,
             "FINTRA_HOME": str(self._settings.home),
             "FINTRA_DB_SCHEMA": self._settings.db_schema,
@@ -116,7 +126,10 @@ class Supervisor:
             ENV_KAFKA_BROKERS: self._info.kafka_brokers,
             ENV_DATABASE_URL: self._info.database_url,
         }
-        return subprocess.Popen(args, env=env)  # noqa: S603 - our own interpreter and module
+
+    def _spawn_exporter(self) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "fintra.passport", "--follow"]
+        return subprocess.Popen(args, env=self._environment())  # noqa: S603 - our own module
 
     def _wait(self) -> list[int]:
         """Wait for every worker; as soon as one fails, the others cannot finish alone."""

@@ -6,6 +6,7 @@ validation happen in the worker that owns the profile, and only raw bytes cross 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,10 +22,12 @@ from flows.kafka import (
     SourceItem,
     dead_letter_message,
     event_message,
+    export_request_message,
     interest_sink_message,
     key_error,
     only_dead_letters,
     only_events,
+    only_export_requests,
     only_interests,
     only_stored,
     stream_key,
@@ -41,7 +44,7 @@ from flows.registry_step import (
 from flows.twin_step import TwinInput, count_dead_letter, count_market, twin_builder
 from operators.decode import DecodeLimits
 from operators.market_input import MarketItem, index_step, parse_market, routed
-from operators.pipeline import CommandRecord, TickDelivery
+from operators.pipeline import CommandRecord, LinkRecord, PassportRecord, TickDelivery
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from schemas.records import DeadLetter, RawRecord
 
@@ -61,10 +64,12 @@ class InputTopics:
     market: str
     interests: str
     commands: str
+    links: str = ""
+    passport: str = ""
 
     def all(self) -> list[str]:
         """Every input topic, in a stable order."""
-        return [
+        topics = [
             self.syncs,
             self.platform_data,
             self.registry,
@@ -73,6 +78,7 @@ class InputTopics:
             self.interests,
             self.commands,
         ]
+        return topics + [topic for topic in (self.links, self.passport) if topic]
 
     def tenant_input(self, record: RawRecord) -> RegistryInput:
         """Tag a record bound for the tenant step with what it brings."""
@@ -95,6 +101,7 @@ class CoreFlowConfig:
     dlq_topic: str
     limits: DecodeLimits
     interests_topic: str = ""
+    passport_requests_topic: str = ""
     until_idle: bool = False
 
 
@@ -107,6 +114,7 @@ class CoreIO:
     dead_letters: Sink[SinkMessage]
     store: Sink[SinkItem]
     interests: Sink[SinkMessage]
+    passport_requests: Sink[SinkMessage]
 
 
 def build_core_flow(config: CoreFlowConfig) -> Dataflow:
@@ -119,6 +127,9 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
         store=PostgresSink(config.database_url, config.db_schema),
         interests=KafkaSink(
             brokers, config.interests_topic or config.inputs.interests, add_config=PRODUCER_CONFIG
+        ),
+        passport_requests=KafkaSink(
+            brokers, config.passport_requests_topic, add_config=PRODUCER_CONFIG
         ),
     )
     return wire_core_flow(io, config.inputs, config.limits)
@@ -158,6 +169,21 @@ def market_item(
     return None if isinstance(item, DeadLetter) else (record, item)
 
 
+def to_twin_record(
+    topics: InputTopics,
+) -> Callable[[RawRecord], CommandRecord | LinkRecord | PassportRecord]:
+    """Wrap a record bound straight for its profile's twin by what its topic carries."""
+
+    def wrap(record: RawRecord) -> CommandRecord | LinkRecord | PassportRecord:
+        if record.topic == topics.links:
+            return LinkRecord(record)
+        if record.topic == topics.passport:
+            return PassportRecord(record)
+        return CommandRecord(record)
+
+    return wrap
+
+
 def profile_seen(record: RawRecord) -> RegistryInput:
     """A marker telling the tenant step a profile exists (its bytes stay behind)."""
     marker = RawRecord(record.key, None, record.topic, record.partition, record.offset)
@@ -183,8 +209,12 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.filter_map("key_errors", checked.falses, key_error),
         count_dead_letter,
     )
-    by_kind = op.branch("split_commands", checked.trues, lambda r: r.topic == topics.commands)
-    commands = op.map("to_commands", by_kind.trues, CommandRecord)
+    by_kind = op.branch(
+        "split_commands",
+        checked.trues,
+        lambda r: r.topic in {topics.commands, topics.links, topics.passport},
+    )
+    commands = op.map("to_commands", by_kind.trues, to_twin_record(topics))
     syncs = op.branch("split_syncs", by_kind.falses, lambda r: r.topic == topics.syncs)
 
     # Platform data, metric definitions and tenant defaults meet in the worker that owns the
@@ -231,5 +261,11 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
     interests = op.filter_map("interests", outputs, only_interests)
     op.output(
         "interests_out", op.map("interest_messages", interests, interest_sink_message), io.interests
+    )
+    requests = op.filter_map("export_requests", outputs, only_export_requests)
+    op.output(
+        "passport_requests_out",
+        op.map("export_request_messages", requests, export_request_message),
+        io.passport_requests,
     )
     return flow

@@ -9,6 +9,7 @@ from operators.decode import parse_key
 from operators.exceptions import RejectedInput
 from operators.instruments import Interest
 from operators.market_input import interest_message
+from operators.passport import ExportRequest
 from operators.pipeline import Output, ProfileDocument
 from operators.registry import AcceptedPlatformData
 from schemas.events import Event
@@ -81,6 +82,16 @@ def only_dead_letters(item: object) -> DeadLetter | None:
 def only_stored(item: Output) -> Event | ProfileDocument | None:
     """Pass what PostgreSQL stores (events and profile documents); drop the rest."""
     return item if isinstance(item, Event | ProfileDocument) else None
+
+
+def only_export_requests(item: Output) -> ExportRequest | None:
+    """Keep the history exports the twins asked for."""
+    return item if isinstance(item, ExportRequest) else None
+
+
+def export_request_message(request: ExportRequest) -> SinkMessage:
+    """Publish an export request keyed by its link (one link, one partition, in order)."""
+    return KafkaSinkMessage(key=request.link_id.encode(), value=orjson.dumps(request._asdict()))
 
 
 def only_interests(item: Output) -> Interest | None:

@@ -8,7 +8,7 @@ an envelope is applied whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from operators import mapping, ofx, plaid, yapily
@@ -23,6 +23,7 @@ from operators.engines import DailyHistory, daily_history
 from operators.exceptions import RejectedInput
 from operators.instruments import Interest
 from operators.observations import Observation
+from operators.passport import ExportRequest, apply_passport, start_link
 from operators.projection import profile_document
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from operators.search import SearchRow, search_rows
@@ -42,6 +43,7 @@ from schemas.commands import Command
 from schemas.envelopes import ConnectEnvelope, Provider, utc_iso
 from schemas.events import Event
 from schemas.market import FxTick, PriceTick
+from schemas.passport import PassportMessage, ProfileLinked
 from schemas.records import DeadLetter, RawRecord, Reason
 
 
@@ -74,10 +76,31 @@ class CommandRecord:
     record: RawRecord
 
 
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """A raw record read from the link topic (its bytes are a ``ProfileLinked``)."""
+
+    record: RawRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PassportRecord:
+    """A raw record read from the passport topic (its bytes are a ``PassportMessage``)."""
+
+    record: RawRecord
+
+
 TwinItem = (
-    RawRecord | AcceptedPlatformData | TenantDefaults | DayClosed | TickDelivery | CommandRecord
+    RawRecord
+    | AcceptedPlatformData
+    | TenantDefaults
+    | DayClosed
+    | TickDelivery
+    | CommandRecord
+    | LinkRecord
+    | PassportRecord
 )
-Output = Event | DeadLetter | ProfileDocument | Interest
+Output = Event | DeadLetter | ProfileDocument | Interest | ExportRequest
 
 
 Normaliser = Callable[[ConnectEnvelope, DecodeLimits], tuple[Observation, ...]]
@@ -153,31 +176,89 @@ def process(
     projection; or a single dead letter.
     """
     current = state if state is not None else initial_state(stream_key)
+    if current.lock is not None and not isinstance(item, PassportRecord):
+        # A merge is running: the input waits, in order, and runs when the twin unlocks.
+        return replace(current, held=(*current.held, item)), []
     record = item if isinstance(item, RawRecord) else item.record
     origin = EventSourceInfo(record.topic, record.partition, record.offset)
     try:
-        if isinstance(item, AcceptedPlatformData):
-            new_state, events = apply_platform_data(current, item.data, item.metric, origin)
-        elif isinstance(item, TenantDefaults):
-            new_state, events = apply_tenant_defaults(current, item.base_currency, origin)
-        elif isinstance(item, CommandRecord):
-            command = decode_command(item.record, limits)
-            new_state, events = apply_command(current, command, origin)
-        elif isinstance(item, DayClosed):
-            new_state, events = apply_day_closed(current, item.day, origin)
-        elif isinstance(item, TickDelivery):
-            new_state, events = apply_tick(current, item.tick, origin, _sheet)
+        if isinstance(item, LinkRecord | PassportRecord):
+            new_state, events, extra, released = _apply_passport_item(current, item, origin, limits)
+            if released:
+                return _release(new_state, stream_key, events, limits, project=project)
         else:
-            new_state, events = _apply_envelope(current, item, origin, limits)
+            new_state, events = _apply_item(current, item, origin, limits)
+            extra = []
     except RejectedInput as exc:
         letter = DeadLetter(exc.reason, exc.field, exc.message, record, current.tenant_id or None)
         return current, [letter]
-    outputs: list[Output] = list(events)
+    outputs: list[Output] = [*events, *extra]
     if events:
         outputs += interest_changes(current, new_state)
         if project:
             outputs.append(projection(new_state, events))
     return new_state, outputs
+
+
+def _apply_item(
+    state: ProfileState,
+    item: RawRecord
+    | AcceptedPlatformData
+    | TenantDefaults
+    | DayClosed
+    | TickDelivery
+    | CommandRecord,
+    origin: EventSourceInfo,
+    limits: DecodeLimits,
+) -> tuple[ProfileState, list[Event]]:
+    if isinstance(item, AcceptedPlatformData):
+        return apply_platform_data(state, item.data, item.metric, origin)
+    if isinstance(item, TenantDefaults):
+        return apply_tenant_defaults(state, item.base_currency, origin)
+    if isinstance(item, CommandRecord):
+        return apply_command(state, decode_command(item.record, limits), origin)
+    if isinstance(item, DayClosed):
+        return apply_day_closed(state, item.day, origin)
+    if isinstance(item, TickDelivery):
+        return apply_tick(state, item.tick, origin, _sheet)
+    return _apply_envelope(state, item, origin, limits)
+
+
+def _apply_passport_item(
+    state: ProfileState,
+    item: LinkRecord | PassportRecord,
+    origin: EventSourceInfo,
+    limits: DecodeLimits,
+) -> tuple[ProfileState, list[Event], list[Output], bool]:
+    """A link (at the source) or a merge step; the flag says the twin just unlocked."""
+    document = parse_json(item.record.value, limits)
+    if isinstance(item, LinkRecord):
+        link = validate_model(ProfileLinked, document, prefix="")
+        new_state, events, request = start_link(state, link, origin)
+        return new_state, events, [request] if request is not None else [], False
+    message = validate_model(PassportMessage, document, prefix="")
+    new_state, events, released = apply_passport(state, message, origin)
+    return new_state, events, [], released
+
+
+def _release(
+    state: ProfileState,
+    stream_key: str,
+    events: list[Event],
+    limits: DecodeLimits,
+    *,
+    project: bool,
+) -> tuple[ProfileState, list[Output]]:
+    """Unlocked: apply the inputs that waited, in the order they arrived."""
+    held, state = state.held, replace(state, held=())
+    outputs: list[Output] = list(events)
+    for item in held:
+        state, produced = process(state, stream_key, item, limits, project=False)
+        outputs += produced
+    all_events = [output for output in outputs if isinstance(output, Event)]
+    if project:
+        outputs.append(projection(state, all_events))
+    return state, outputs
 
 
 def projection(state: ProfileState, events: Iterable[Event] = ()) -> ProfileDocument:

@@ -124,6 +124,10 @@ class ProfileState:
     investment_transactions: Mapping[str, str] = field(default_factory=dict)
     open_syncs: Mapping[str, SyncProgress] = field(default_factory=dict)
     category_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    links: Mapping[str, str] = field(default_factory=dict)
+    lock: str | None = None
+    held: tuple[Any, ...] = ()
+    import_seq: int = 0
     noops: int = 0
 
 
@@ -194,6 +198,7 @@ class _Work:
         self.liabilities = dict(state.liabilities)
         self.investment_transactions = dict(state.investment_transactions)
         self.category_overrides = dict(state.category_overrides)
+        self.links = dict(state.links)
         self.events: list[Event] = []
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
@@ -233,6 +238,7 @@ class _Work:
             liabilities=self.liabilities,
             investment_transactions=self.investment_transactions,
             category_overrides=self.category_overrides,
+            links=self.links,
             **changes,
         )
 
@@ -252,6 +258,19 @@ def base_currency(state: ProfileState) -> str | None:
     first = min(state.accounts.values(), key=lambda entry: entry.version)
     currency: str = first.doc["currency"]
     return currency
+
+
+def emit_events(
+    state: ProfileState,
+    occurred_at: str,
+    source: dict[str, Any],
+    items: Iterable[tuple[EventType, dict[str, Any]]],
+) -> tuple[ProfileState, list[Event]]:
+    """Append events to the profile's stream, each evolving the state as it is emitted."""
+    work = _Work(state, occurred_at, source)
+    for event_type, payload in items:
+        work.emit(event_type, payload)
+    return work.freeze(), work.events
 
 
 def initial_state(stream_key: str) -> ProfileState:
@@ -790,6 +809,14 @@ def _evolve_category_overridden(work: _Work, event: Event) -> None:
     work.commands[event.payload["command_id"]] = event.payload["command_hash"]
 
 
+def _evolve_link_started(work: _Work, event: Event) -> None:
+    work.links[event.payload["link_id"]] = "exporting"
+
+
+def _evolve_linked(work: _Work, event: Event) -> None:
+    work.links[event.payload["link_id"]] = f"linked_{event.payload['role']}"
+
+
 def _evolve_command_rejected(work: _Work, event: Event) -> None:
     work.commands[event.payload["command_id"]] = event.payload["command_hash"]
 
@@ -853,6 +880,8 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.BASE_CURRENCY_SET.value: _evolve_base_currency,
     EventType.COMMAND_REJECTED.value: _evolve_command_rejected,
     EventType.TRANSACTION_CATEGORY_OVERRIDDEN.value: _evolve_category_overridden,
+    EventType.PROFILE_LINK_STARTED.value: _evolve_link_started,
+    EventType.PROFILE_LINKED.value: _evolve_linked,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,
     EventType.HOLDING_REVALUED.value: _evolve_nothing,
     EventType.LIABILITY_UPDATED.value: _evolve_liability,

@@ -41,6 +41,8 @@ class EventType(StrEnum):
     BASE_CURRENCY_SET = "BaseCurrencySet"
     COMMAND_REJECTED = "CommandRejected"
     TRANSACTION_CATEGORY_OVERRIDDEN = "TransactionCategoryOverridden"
+    PROFILE_LINK_STARTED = "ProfileLinkStarted"
+    PROFILE_LINKED = "ProfileLinked"
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ class Run:
         self.letters: list[KafkaSinkMessage[Any, Any]] = []
         self.stored: list[Event | ProfileDocument] = []
         self.interests: list[KafkaSinkMessage[Any, Any]] = []
+        self.requests: list[KafkaSinkMessage[Any, Any]] = []
 
     def execute(self, items: list[Any], recovery: RecoveryConfig | None = None) -> None:
         io = CoreIO(
@@ -64,6 +65,7 @@ class Run:
             dead_letters=TestingSink(self.letters),
             store=TestingSink(self.stored),
             interests=TestingSink(self.interests),
+            passport_requests=TestingSink(self.requests),
         )
         run_main(
             wire_core_flow(io, TOPICS, DecodeLimits()),
