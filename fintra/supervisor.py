@@ -39,6 +39,10 @@ class ClusterPlan:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     max_backoff_seconds: float = 30.0
+    #: The interpreter arguments that start one worker (a deployment may wrap its own).
+    worker_args: tuple[str, ...] = ("-m", "fintra.worker")
+    #: Export Passport histories beside the workers (a deployment may run it elsewhere).
+    passport: bool = True
 
 
 class Supervisor:
@@ -70,7 +74,7 @@ class Supervisor:
             if all(code == 0 for code in codes):
                 # Exported histories come back to the twins as input: run again until a
                 # round sends nothing more.
-                if self._plan.until_idle and export_pending(self._settings, self._info) > 0:
+                if self._plan.until_idle and self._exported():
                     continue
                 return 0
             failures = 1 if time.monotonic() - started > HEALTHY_RUN_SECONDS else failures + 1
@@ -94,7 +98,7 @@ class Supervisor:
         count = self._plan.processes
         addresses = [f"127.0.0.1:{_free_port()}" for _ in range(count)] if count > 1 else []
         self._children = [self._spawn(index, addresses) for index in range(count)]
-        if not self._plan.until_idle:
+        if self._plan.passport and not self._plan.until_idle:
             self._children.append(self._spawn_exporter())
         try:
             return self._wait()
@@ -102,7 +106,7 @@ class Supervisor:
             self._terminate()
 
     def _spawn(self, index: int, addresses: list[str]) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "fintra.worker"]
+        args = [sys.executable, *self._plan.worker_args]
         if addresses:
             args += ["--addresses", ",".join(addresses), "--process-id", str(index)]
         if self._plan.until_idle:
@@ -126,6 +130,9 @@ class Supervisor:
             ENV_KAFKA_BROKERS: self._info.kafka_brokers,
             ENV_DATABASE_URL: self._info.database_url,
         }
+
+    def _exported(self) -> bool:
+        return self._plan.passport and export_pending(self._settings, self._info) > 0
 
     def _spawn_exporter(self) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-m", "fintra.passport", "--follow"]
