@@ -110,7 +110,8 @@ class CoreIO:
     """The flow's ends: where records come from and where each kind of output goes."""
 
     source: Source[SourceItem]
-    events: Sink[SinkMessage]
+    #: ``None`` when the store publishes events itself (through its outbox).
+    events: Sink[SinkMessage] | None
     dead_letters: Sink[SinkMessage]
     store: Sink[SinkItem]
     interests: Sink[SinkMessage]
@@ -122,9 +123,11 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     brokers = [config.brokers]
     io = CoreIO(
         source=KafkaSource(brokers, config.inputs.all(), tail=not config.until_idle),
-        events=KafkaSink(brokers, config.events_topic, add_config=PRODUCER_CONFIG),
+        events=None,
         dead_letters=KafkaSink(brokers, config.dlq_topic, add_config=PRODUCER_CONFIG),
-        store=PostgresSink(config.database_url, config.db_schema),
+        store=PostgresSink(
+            config.database_url, config.db_schema, config.brokers, config.events_topic
+        ),
         interests=KafkaSink(
             brokers, config.interests_topic or config.inputs.interests, add_config=PRODUCER_CONFIG
         ),
@@ -255,7 +258,8 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
     )
     stored: Stream[SinkItem] = op.filter_map("to_store", outputs, only_stored)
 
-    op.output("events_out", op.map("event_messages", events, event_message), io.events)
+    if io.events is not None:
+        op.output("events_out", op.map("event_messages", events, event_message), io.events)
     op.output("dlq_out", op.map("dlq_messages", letters, dead_letter_message), io.dead_letters)
     op.output("postgres_out", stored, io.store)
     interests = op.filter_map("interests", outputs, only_interests)

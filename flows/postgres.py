@@ -16,6 +16,7 @@ from typing import Any, Final
 import orjson
 import psycopg
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Histogram
 from psycopg import sql
 
@@ -52,6 +53,8 @@ CREATE TEMP TABLE IF NOT EXISTS stage_balances
     (LIKE historical_balances INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_net_worth
     (LIKE historical_net_worth INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_outbox
+    (LIKE core_event_outbox INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_search (
     tenant_id text, profile_id text, transaction_id text, version bigint, kind text,
     account_id text, day date, amount_minor bigint, amount numeric, currency text,
@@ -152,6 +155,8 @@ SELECT core_ensure_event_partition(month)
 FROM (SELECT DISTINCT date_trunc('month', occurred_at) AS month FROM stage_events) months
 """
 
+# Only events new to the log are appended, and only they enter the outbox: an event a
+# replayed batch repeats is dropped here and never published twice.
 _INSERT_EVENTS: Final = """
 WITH fresh AS (
     INSERT INTO core_event_ids (event_id, tenant_id, profile_id, stream_version, occurred_at)
@@ -160,10 +165,21 @@ WITH fresh AS (
     ORDER BY event_id
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
+), logged AS (
+    INSERT INTO core_events
+    SELECT DISTINCT ON (s.event_id) s.* FROM stage_events s JOIN fresh USING (event_id)
+    ORDER BY s.event_id
+    RETURNING event_id
 )
-INSERT INTO core_events
-SELECT DISTINCT ON (s.event_id) s.* FROM stage_events s JOIN fresh USING (event_id)
-ORDER BY s.event_id
+INSERT INTO core_event_outbox
+SELECT DISTINCT ON (o.event_id) o.* FROM stage_outbox o JOIN logged USING (event_id)
+ORDER BY o.event_id
+"""
+
+_CLAIM_OUTBOX: Final = """
+SELECT event_id, tenant_id, profile_id, type, body FROM core_event_outbox
+ORDER BY tenant_id, profile_id, stream_version
+LIMIT %s FOR UPDATE SKIP LOCKED
 """
 
 _UPSERT_PROFILES: Final = """
@@ -279,13 +295,79 @@ def write_search(cur: psycopg.Cursor[Any], rows: list[SearchRow]) -> None:
     cur.execute(_APPLY_SEARCH)
 
 
+def outbox_row(event: Event) -> tuple[object, ...]:
+    """Return the outbox row of an event: what the events topic will carry."""
+    return (
+        event.event_id,
+        event.tenant_id,
+        event.profile_id,
+        event.stream_version,
+        event.type,
+        event.to_json(),
+    )
+
+
+class EventPublisher:
+    """Publishes outbox rows to the events topic and waits for every acknowledgement."""
+
+    def __init__(self, brokers: str, topic: str) -> None:
+        self._topic = topic
+        self._producer = Producer(
+            {
+                "bootstrap.servers": brokers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "message.max.bytes": 32 * 1024 * 1024,
+            }
+        )
+
+    def publish(self, rows: list[tuple[Any, ...]]) -> None:
+        """Send rows ``(event_id, tenant_id, profile_id, type, body)`` keyed by profile.
+
+        Raises:
+            StoreError: when the broker refuses any of them or does not answer in time.
+        """
+        failures: list[KafkaError] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(error)
+
+        for event_id, tenant_id, profile_id, event_type, body in rows:
+            self._producer.produce(
+                self._topic,
+                key=f"{tenant_id}:{profile_id}".encode(),
+                value=bytes(body),
+                headers=[
+                    ("event_id", str(event_id).encode()),
+                    ("type", event_type.encode()),
+                    ("tenant_id", tenant_id.encode()),
+                ],
+                on_delivery=delivered,
+            )
+            self._producer.poll(0)
+        left = self._producer.flush(30)
+        if failures or left:
+            msg = f"events topic refused {len(failures)} and left {left} unacknowledged"
+            raise StoreError(msg)
+
+
 class EventLogWriter:
     """Writes batches of events and profile documents to one schema, retrying outages."""
 
-    def __init__(self, database_url: str, schema: str, *, attempts: int = 8) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        schema: str,
+        *,
+        attempts: int = 8,
+        publisher: EventPublisher | None = None,
+    ) -> None:
         self._url = database_url
         self._schema = schema
         self._attempts = attempts
+        self._publisher = publisher
         self._conn: psycopg.Connection | None = None
 
     def write(self, items: list[SinkItem]) -> int:
@@ -300,7 +382,9 @@ class EventLogWriter:
         search = [row for doc in documents for row in doc.transactions]
         for attempt in range(1, self._attempts + 1):
             try:
-                return self._write_once(events, profiles, search)
+                inserted = self._write_once(events, profiles, search)
+                self.drain_outbox()
+                return inserted
             except psycopg.OperationalError as exc:
                 self.close()
                 if attempt == self._attempts:
@@ -322,6 +406,28 @@ class EventLogWriter:
             self._conn = conn
         return self._conn
 
+    def drain_outbox(self, claim: int = 5000) -> int:
+        """Publish the events committed but not yet acknowledged by the topic; return how many.
+
+        Rows are claimed with ``SKIP LOCKED``, published, and deleted once acknowledged, in
+        one transaction: a crash in between leaves them to publish again after a restart.
+        """
+        if self._publisher is None:
+            return 0
+        conn = self._connection()
+        published = 0
+        while True:
+            with conn.transaction(), conn.cursor() as cur:
+                rows = cur.execute(_CLAIM_OUTBOX, (claim,)).fetchall()
+                if not rows:
+                    return published
+                self._publisher.publish(rows)
+                cur.execute(
+                    "DELETE FROM core_event_outbox WHERE event_id = ANY(%s)",
+                    ([row[0] for row in rows],),
+                )
+            published += len(rows)
+
     def _write_once(
         self, events: list[Event], profiles: list[ProfileDocument], search: list[SearchRow]
     ) -> int:
@@ -334,6 +440,10 @@ class EventLogWriter:
                 with cur.copy(copy_sql) as copy:
                     for event in events:
                         copy.write_row(event_row(event))
+                if self._publisher is not None:
+                    with cur.copy("COPY stage_outbox FROM STDIN") as copy:
+                        for event in events:
+                            copy.write_row(outbox_row(event))
                 cur.execute(_ENSURE_PARTITIONS)
                 cur.execute(_INSERT_EVENTS)
                 inserted = cur.rowcount
@@ -374,12 +484,25 @@ class _PostgresPartition(StatelessSinkPartition[SinkItem]):
 
 
 class PostgresSink(DynamicSink[SinkItem]):
-    """Each worker writes its own events and profile documents (keys never overlap)."""
+    """Each worker writes its own events and profile documents (keys never overlap).
 
-    def __init__(self, database_url: str, schema: str) -> None:
+    With ``events_topic``, the writer also publishes each event new to the log, through the
+    outbox, so the topic carries every event once whatever the flow replays.
+    """
+
+    def __init__(
+        self, database_url: str, schema: str, brokers: str = "", events_topic: str = ""
+    ) -> None:
         self._url = database_url
         self._schema = schema
+        self._brokers = brokers
+        self._events_topic = events_topic
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _PostgresPartition:
-        """Open one writer per worker."""
-        return _PostgresPartition(EventLogWriter(self._url, self._schema))
+        """Open one writer per worker; publish what an earlier run left in the outbox."""
+        publisher = (
+            EventPublisher(self._brokers, self._events_topic) if self._events_topic else None
+        )
+        writer = EventLogWriter(self._url, self._schema, publisher=publisher)
+        writer.drain_outbox()
+        return _PostgresPartition(writer)

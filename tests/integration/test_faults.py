@@ -24,7 +24,7 @@ from fintra import stack as fintra_stack
 from fintra.audit import verify
 from fintra.embedded import ENV_DATABASE_URL, ENV_KAFKA_BROKERS, StackInfo
 from fintra.samples import SampleSpec, generate
-from fintra.settings import Settings
+from fintra.settings import EVENTS_TOPIC, Settings
 from tests.integration.conftest import Core
 
 pytestmark = pytest.mark.integration
@@ -124,6 +124,16 @@ def test_sigkills_with_one_or_two_processes_lose_and_double_nothing(
     assert duplicates == [(0,)]
     assert after == clean_run
     assert verify(core.info.database_url, core.settings.db_schema).broken == []
+    # The events topic is fed from the outbox: every logged event is on it, and a copy can
+    # only be the same bytes (a crash between the broker's acknowledgement and the outbox
+    # delete), never a divergent event.
+    on_topic: dict[str, set[bytes]] = {}
+    for message in core.topic_messages(EVENTS_TOPIC):
+        headers = dict(message.headers() or [])
+        on_topic.setdefault(headers["event_id"].decode(), set()).add(message.value())
+    logged = {str(row[0]) for row in core.query("SELECT event_id FROM core_events")}
+    assert set(on_topic) == logged
+    assert all(len(bodies) == 1 for bodies in on_topic.values())
 
 
 def test_recovery_deleted_and_replayed_from_offset_zero_adds_nothing(
