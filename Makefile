@@ -25,12 +25,14 @@ demo: venv
 test: venv lint typecheck browser
 	$(BIN)/pytest
 
-# The live page is tested in Debian's Chromium; install it when it is missing.
+# The live page is tested in Debian's Chromium, and docker-compose.yml is validated by
+# Debian's docker-compose (no Docker engine needed); install them when they are missing.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the page tests"; \
+	@command -v chromium >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium and docker-compose for the page and deploy tests"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium docker-compose \
+			>/dev/null; }
 
 lint: venv
 	$(BIN)/ruff check $(PACKAGES) tests

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import threading
 import uuid
@@ -25,7 +26,7 @@ from fintra.embedded import EmbeddedStackError, StackInfo
 from fintra.files import file_envelope
 from fintra.ingest import publish, publish_keyed, read_lines, tick_key
 from fintra.mapping_tools import check
-from fintra.migrate import migrate
+from fintra.migrate import migrate, set_api_password
 from fintra.plans import PlanNotFoundError, list_plans, load_plan
 from fintra.profiles import event_total, list_profiles, load_profile
 from fintra.rebuild import rebuild
@@ -124,6 +125,10 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     info = _require_stack(settings)
     applied = migrate(info.database_url, settings.db_schema)
     print(f"applied {len(applied)} migrations" + (f": {', '.join(applied)}" if applied else ""))
+    password = os.environ.get("FINTRA_API_DB_PASSWORD")
+    if password:
+        set_api_password(info.database_url, password)
+        print("set the fintra_api role's password")
     return 0
 
 

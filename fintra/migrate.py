@@ -80,3 +80,9 @@ def _apply_all(conn: psycopg.Connection, schema: str) -> list[str]:
             )
         applied.append(migration.version)
     return applied
+
+
+def set_api_password(database_url: str, password: str) -> None:
+    """Let the API log in as ``fintra_api`` with a password (deployments without trust)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE fintra_api PASSWORD {}").format(sql.Literal(password)))
