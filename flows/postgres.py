@@ -117,6 +117,7 @@ ON CONFLICT (tenant_id, profile_id, transaction_id) DO UPDATE SET
 WHERE t.version < EXCLUDED.version;
 
 UPDATE transaction_search t SET version = s.version, category = s.category,
+    clean_merchant = coalesce(s.clean_merchant, t.clean_merchant),
     category_text = array_to_string(s.category, ' '), category_source = s.category_source,
     source_event_id = s.source_event_id
 FROM (SELECT DISTINCT ON (tenant_id, profile_id, transaction_id) * FROM stage_search

@@ -69,6 +69,18 @@ def search_rows(state: ProfileState, events: Iterable[Event]) -> tuple[SearchRow
         elif event.type == EventType.TRANSACTION_REMOVED:
             txn_id = event.payload["transaction_id"]
             rows[txn_id] = _row(state, txn_id, event, "remove")
+        elif event.type == EventType.TRANSACTION_ENRICHED:
+            txn_id = event.payload["transaction_id"]
+            enriched = {
+                "version": event.stream_version,
+                "clean_merchant": event.payload["merchant"]["clean_name"],
+                "category": tuple(event.payload["category"]),
+                "category_source": event.payload["category_source"],
+                "source_event_id": event.event_id,
+            }
+            held = rows.get(txn_id)
+            base = held if held is not None and held.kind == "upsert" else None
+            rows[txn_id] = (base or _row(state, txn_id, event, "category"))._replace(**enriched)
         elif event.type == EventType.TRANSACTION_CATEGORY_OVERRIDDEN:
             txn_id = event.payload["transaction_id"]
             category = tuple(event.payload["category"])

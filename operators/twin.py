@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple
 
+from operators.enrichment import enrich
 from operators.exceptions import RejectedInput
 from operators.observations import (
     HoldingsObserved,
@@ -451,6 +452,7 @@ def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> N
         else:
             payload = {"transaction": doc, "content_hash": digest, "replaces": None}
             work.emit(EventType.TRANSACTION_UPDATED, payload)
+            _emit_enrichment(work, doc)
             counts.updated += 1
         return
     if work.tombstones.get(txn_id, -1) >= work.as_of_us:
@@ -467,6 +469,13 @@ def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> N
     else:
         work.emit(EventType.TRANSACTION_ADDED, payload)
         counts.added += 1
+    _emit_enrichment(work, doc)
+
+
+def _emit_enrichment(work: _Work, doc: Mapping[str, Any]) -> None:
+    """Enrich a transaction just added or changed; a user's category carries over."""
+    override = work.category_overrides.get(doc["transaction_id"])
+    work.emit(EventType.TRANSACTION_ENRICHED, enrich(doc, override))
 
 
 def _decide_removal(work: _Work, txn_id: str, counts: _Counts) -> None:
@@ -880,6 +889,7 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.BASE_CURRENCY_SET.value: _evolve_base_currency,
     EventType.COMMAND_REJECTED.value: _evolve_command_rejected,
     EventType.TRANSACTION_CATEGORY_OVERRIDDEN.value: _evolve_category_overridden,
+    EventType.TRANSACTION_ENRICHED.value: _evolve_nothing,
     EventType.PROFILE_LINK_STARTED.value: _evolve_link_started,
     EventType.PROFILE_LINKED.value: _evolve_linked,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,

@@ -41,6 +41,7 @@ class EventType(StrEnum):
     BASE_CURRENCY_SET = "BaseCurrencySet"
     COMMAND_REJECTED = "CommandRejected"
     TRANSACTION_CATEGORY_OVERRIDDEN = "TransactionCategoryOverridden"
+    TRANSACTION_ENRICHED = "TransactionEnriched"
     PROFILE_LINK_STARTED = "ProfileLinkStarted"
     PROFILE_LINKED = "ProfileLinked"
 

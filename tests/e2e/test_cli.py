@@ -98,7 +98,8 @@ def test_up_ingest_run_profile(cli_env: dict[str, str], stack: StackInfo, tmp_pa
     assert doc["total_debt"]["value"] == "65672.00"
     checking = next(a for a in doc["accounts"] if a["name"] == "Plaid Checking")
     assert checking["balances"]["current"] == {"value": "110.00", "currency": "USD"}
-    assert doc["version"] == 5
+    # Three accounts, one transaction with its enrichment, and the sync's summary.
+    assert doc["version"] == 6
 
     missing = _fintra(cli_env, "profile", "t1", "nobody")
     assert missing.returncode == 1

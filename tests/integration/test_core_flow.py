@@ -107,5 +107,6 @@ def test_a_second_run_resumes_where_the_first_stopped(core: Core) -> None:
     core.run_until_idle()
     core.ingest([envelope(sync_page(added=[plaid_txn("a", 5)]))])
     core.run_until_idle()
-    assert core.query("SELECT count(*), max(stream_version) FROM core_events") == [(5, 5)]
-    assert len(core.events_on_topic()) == 5
+    # Three accounts, then the transaction, its enrichment and the sync's summary.
+    assert core.query("SELECT count(*), max(stream_version) FROM core_events") == [(6, 6)]
+    assert len(core.events_on_topic()) == 6

@@ -152,6 +152,8 @@ def test_rows_coalesce_to_the_newest_change_per_transaction() -> None:
     upsert = next(row for row in rows if row.kind == "upsert")
     assert upsert.amount_minor == -450
     assert upsert.merchant == "CRV*CORNER COFFEE 0412"
-    assert upsert.category == ("Shops",)
+    # Plaid's legacy "Shops" becomes the FOS category, decided by the vendor's own category.
+    assert upsert.category == ("Shopping",)
     assert upsert.category_source == "VENDOR"
+    assert upsert.clean_merchant == "Corner Coffee"
     assert search_rows(state, batch) == rows

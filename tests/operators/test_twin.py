@@ -111,11 +111,13 @@ def test_pending_then_posted_is_one_transaction_never_two() -> None:
     types = [e.type for e in events_of(outputs)]
     assert types == [
         "TransactionAdded",
+        "TransactionEnriched",
         "TransactionsImported",
         "TransactionUpdated",
+        "TransactionEnriched",
         "TransactionsImported",
     ]
-    updated = events_of(outputs)[2]
+    updated = events_of(outputs)[3]
     assert (
         updated.payload["replaces"]
         == events_of(outputs)[0].payload["transaction"]["transaction_id"]
@@ -151,7 +153,11 @@ def test_modified_transaction_is_updated_in_place() -> None:
         received_at="2026-01-03T00:00:00Z",
     )
     state, outputs = feed([change], state)
-    assert [e.type for e in events_of(outputs)] == ["TransactionUpdated", "TransactionsImported"]
+    assert [e.type for e in events_of(outputs)] == [
+        "TransactionUpdated",
+        "TransactionEnriched",
+        "TransactionsImported",
+    ]
     assert len(state.transactions) == 1
 
 

@@ -670,9 +670,9 @@ def test_a_relisted_row_is_a_no_op_and_a_booked_pending_row_an_update_in_the_twi
         )
         caused.append([event.type for event in events])
     assert caused == [
-        ["TransactionAdded", "TransactionsImported"],
+        ["TransactionAdded", "TransactionEnriched", "TransactionsImported"],
         [],
-        ["TransactionUpdated", "TransactionsImported"],
+        ["TransactionUpdated", "TransactionEnriched", "TransactionsImported"],
     ]
 
 
