@@ -1696,6 +1696,16 @@ _KEYWORD_TERMS: Final[tuple[tuple[tuple[str, ...], CategoryPath], ...]] = (
     ),
     (("fpo", "standing order", "s/o", "transfer to", "tfr to"), OUTGOING),
     (("transfers?", "tfr", "trf", "xfer", "bank transfer", "wire"), TRANSFERS),
+    # Narratives that name no merchant: cheques, deposits, card repayments, and the same
+    # words in the Spanish, French and German exports banks hand out.
+    (("cheques?", "chq", r"check (?:paid|#?\d+)", "checks? paid"), OUTGOING),
+    (("(?:mobile|remote) (?:banking )?deposit", "deposit mobile banking"), INCOMING),
+    (("autopay", "card repayment"), CARD_PAYMENT),
+    (("n[oó]mina",), SALARY),
+    (("reintegro efectivo", "retirada (?:de )?efectivo", "retrait", "geldautomat"), ATM_WITHDRAWAL),
+    (("devoluci[oó]n", "remboursement", "erstattung", "gutschrift"), REFUNDS),
+    (("transferencia", "traspaso", "bizum", "virement", "[uü]e?berweisung"), TRANSFERS),
+    (("seguros?", "mutua", "assurance", "versicherung"), INSURANCE),
 )
 
 _LEADING_LOOKBEHINDS: Final = re.compile(r"(?:\(\?<[!=][^)]*\))+")

@@ -27,7 +27,15 @@ from tests.operators.test_ofx import OUTCOMES, _normalise
 from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, sync_page
 
 LIMITS = DecodeLimits()
-SOURCES = {"USER_OVERRIDE", "VENDOR", "MCC", "MERCHANT_DICTIONARY", "KEYWORD", "DEFAULT"}
+SOURCES = {
+    "USER_OVERRIDE",
+    "VENDOR",
+    "MCC",
+    "MERCHANT_DICTIONARY",
+    "KEYWORD",
+    "TRANSACTION_TYPE",
+    "DEFAULT",
+}
 
 
 def _docs_of(observations: Any) -> list[dict[str, Any]]:
