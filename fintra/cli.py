@@ -367,7 +367,8 @@ def cmd_command(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the core flow."""
     info = _require_stack(settings)
-    stack.prepare(settings, info)
+    # A worker started while the database restarts waits for it rather than failing.
+    stack.prepare(settings, info, wait_s=120.0)
     if args.snapshot_interval is not None:
         settings = replace(settings, epoch_interval_seconds=args.snapshot_interval)
     plan = ClusterPlan(

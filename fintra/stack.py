@@ -6,7 +6,9 @@ both unset to run the embedded stack under ``FINTRA_HOME``.
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 
 import psycopg
 from psycopg import sql
@@ -16,6 +18,8 @@ from fintra.embedded import StackInfo
 from fintra.migrate import migrate
 from fintra.settings import Settings
 from fintra.topics import ensure_topics
+
+_log = logging.getLogger(__name__)
 
 
 def current(settings: Settings) -> StackInfo | None:
@@ -42,10 +46,25 @@ def up(settings: Settings) -> StackInfo:
     return info
 
 
-def prepare(settings: Settings, info: StackInfo) -> None:
-    """Create missing topics and apply pending migrations."""
+def prepare(settings: Settings, info: StackInfo, *, wait_s: float = 0.0) -> None:
+    """Create missing topics and apply pending migrations.
+
+    With ``wait_s``, a database that is down (restarting, failing over) is retried with
+    backoff for that long before the error is raised.
+    """
     ensure_topics(info.kafka_brokers, settings.topic_prefix)
-    migrate(info.database_url, settings.db_schema)
+    deadline = time.monotonic() + wait_s
+    delay = 0.2
+    while True:
+        try:
+            migrate(info.database_url, settings.db_schema)
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            _log.warning("database unavailable (%s); retrying in %.1fs", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _reset_embedded_state(settings: Settings, info: StackInfo) -> None:

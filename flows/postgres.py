@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import orjson
@@ -381,11 +381,23 @@ class EventLogWriter:
         documents = [item for item in items if isinstance(item, ProfileDocument)]
         profiles = coalesce_profiles(documents)
         search = [row for doc in documents for row in doc.transactions]
+
+        def commit() -> int:
+            inserted = self._write_once(events, profiles, search)
+            self._drain_once()
+            return inserted
+
+        return self._retrying(commit)
+
+    def drain_outbox(self) -> int:
+        """Publish what is committed but unpublished, retrying a lost connection."""
+        return self._retrying(self._drain_once)
+
+    def _retrying(self, work: Callable[[], int]) -> int:
+        """Run ``work``; a lost connection is retried with backoff, then is a ``StoreError``."""
         for attempt in range(1, self._attempts + 1):
             try:
-                inserted = self._write_once(events, profiles, search)
-                self.drain_outbox()
-                return inserted
+                return work()
             except psycopg.OperationalError as exc:
                 self.close()
                 if attempt == self._attempts:
@@ -407,7 +419,7 @@ class EventLogWriter:
             self._conn = conn
         return self._conn
 
-    def drain_outbox(self, claim: int = 5000) -> int:
+    def _drain_once(self, claim: int = 5000) -> int:
         """Publish the events committed but not yet acknowledged by the topic; return how many.
 
         Rows are claimed with ``SKIP LOCKED``, published, and deleted once acknowledged, in

@@ -153,13 +153,15 @@ def test_postgres_restarted_three_times_during_writes_ends_exact(
 ) -> None:
     if not core.info.embedded:
         pytest.skip("restarts the embedded PostgreSQL; an external one is not ours to restart")
-    core.ingest(generate(SPEC).envelopes)
+    # The same syncs twice: the repeats are no-ops, and they keep the flow busy while the
+    # database goes down under it.
+    envelopes = generate(SPEC).envelopes
+    core.ingest(envelopes + envelopes)
     run = start_run(core, 1)
     restarts = 0
     for _ in range(3):
-        time.sleep(2.0)
-        if run.poll() is not None:
-            break
+        time.sleep(1.0)
+        assert run.poll() is None, f"fintra run exited {run.returncode} during the restarts"
         embedded.restart_postgres(stack_home, "immediate")
         restarts += 1
     assert restarts == 3, "the run finished before the third restart: give it more input"
