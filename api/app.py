@@ -494,7 +494,7 @@ def _money(value_minor: int, currency: str) -> dict[str, str]:
 
 def _broker_ready(brokers: str, topic: str) -> None:
     try:
-        metadata = AdminClient({"bootstrap.servers": brokers}).list_topics(topic, timeout=2.0)
+        metadata = AdminClient({"bootstrap.servers": brokers}).list_topics(topic, timeout=5.0)
     except Exception as exc:
         msg = f"broker unreachable: {exc.__class__.__name__}"
         raise BusError(msg) from exc

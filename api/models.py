@@ -11,14 +11,20 @@ from schemas.commands import CommandName
 
 
 def _encodable(text: str) -> str:
-    """Refuse text that cannot be UTF-8: a lone surrogate, sent as an escape in JSON."""
+    """Refuse text PostgreSQL cannot store: a lone surrogate or a NUL, sent as escapes."""
     text.encode("utf-8")
+    if "\x00" in text:
+        msg = "text cannot hold a NUL character"
+        raise ValueError(msg)
     return text
 
 
 # JSON without fractional numbers: money and rates travel as decimal strings, so a float in a
 # command is refused by validation, and the OpenAPI document says so.
-JsonText = TypeAliasType("JsonText", Annotated[StrictStr, AfterValidator(_encodable)])
+JsonText = TypeAliasType(
+    "JsonText",
+    Annotated[StrictStr, Field(pattern=r"^[^\x00]*$"), AfterValidator(_encodable)],
+)
 # JSON Schema counts 3.0 as an integer, so an integral number is taken; 1.5 is refused.
 # Integers stay within what every JSON client reads exactly (2**53 - 1).
 JsonInt = TypeAliasType("JsonInt", Annotated[int, Field(ge=-(2**53 - 1), le=2**53 - 1)])

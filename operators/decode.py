@@ -83,7 +83,7 @@ def parse_json(value: bytes | None, limits: DecodeLimits) -> Any:
         msg = f"message is not valid UTF-8 at byte {exc.start}"
         raise RejectedInput(Reason.INVALID_ENCODING, None, msg) from exc
     try:
-        return json.loads(
+        document = json.loads(
             text,
             object_pairs_hook=_unique_object,
             parse_float=Decimal,
@@ -101,6 +101,40 @@ def parse_json(value: bytes | None, limits: DecodeLimits) -> Any:
     except RecursionError as exc:
         msg = "malformed JSON: nested too deeply"
         raise RejectedInput(Reason.MALFORMED_JSON, None, msg) from exc
+    # Only an escape can put a NUL or a lone surrogate in parsed text; most messages have
+    # neither escape, so the walk below is rare.
+    if "\\u0000" in text or "\\ud" in text.lower():
+        try:
+            _refuse_unstorable(document)
+        except RecursionError as exc:
+            msg = "malformed JSON: nested too deeply"
+            raise RejectedInput(Reason.MALFORMED_JSON, None, msg) from exc
+    return document
+
+
+def _refuse_unstorable(value: Any) -> None:
+    """Refuse text PostgreSQL cannot store: NUL characters and lone UTF-16 surrogates.
+
+    Raises:
+        RejectedInput: ``invalid_encoding``, before a twin turns it into an event that no
+            sink could ever write.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            msg = "message holds a NUL character (\\u0000), which cannot be stored"
+            raise RejectedInput(Reason.INVALID_ENCODING, None, msg)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            msg = "message holds a lone UTF-16 surrogate escape, which is not text"
+            raise RejectedInput(Reason.INVALID_ENCODING, None, msg) from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable(item)
 
 
 def decode_envelope(record: RawRecord, limits: DecodeLimits) -> ConnectEnvelope:
