@@ -25,6 +25,7 @@ from fintra.snapshots import read_streams
 from fintra.topics import read_all
 from operators.passport import ExportRequest, export_messages
 from schemas.events import Event
+from schemas.passport import PassportKind
 
 _POLL_SECONDS: Final = 0.5
 
@@ -56,6 +57,7 @@ def export_pending(settings: Settings, info: embedded.StackInfo, wait_s: float =
                 continue
             events = _history(conn, tenant_id, profile_id, request.up_to_version, wait_s)
             messages = export_messages(request, events)
+            exported = sum(1 for _, message in messages if message.kind == PassportKind.EVENT)
             outgoing = [
                 Outgoing(key.encode(), message.model_dump_json().encode())
                 for key, message in messages
@@ -64,7 +66,7 @@ def export_pending(settings: Settings, info: embedded.StackInfo, wait_s: float =
             conn.execute(
                 "INSERT INTO passport_exports (tenant_id, link_id, source_profile_id, target_key,"
                 " exported_events) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (tenant_id, request.link_id, profile_id, request.target_key, len(messages) - 3),
+                (tenant_id, request.link_id, profile_id, request.target_key, exported),
             )
             done.add((tenant_id, request.link_id))
             sent += 1

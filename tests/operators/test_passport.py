@@ -138,10 +138,15 @@ def test_target_gets_the_anonymised_history_plus_its_own_once() -> None:
 
 
 def test_the_same_link_twice_starts_one_export() -> None:
-    source, _, _, _ = merged()
+    source, _, _, messages = merged()
     again = source.feed(LinkRecord(raw(SOURCE, LINK, "connect.profile_linked.v1", 3)))
-    # Locked: the repeat waits, and once unlocked it is a no-op.
-    assert again == []
+    assert again == []  # locked: the repeat waits in the twin's state
+    assert source.state is not None and len(source.state.held) == 1
+    released = source.feed(*passport_records(messages, SOURCE))
+    # Once unlocked, the waiting repeat runs and asks for nothing more.
+    assert not any(isinstance(o, ExportRequest) for o in released)
+    assert [o.type for o in released if isinstance(o, Event)] == ["ProfileLinked"]
+    assert source.state.held == ()
 
 
 def test_anonymise_drops_what_belongs_to_the_source_tenant() -> None:
