@@ -23,6 +23,7 @@ from fintra import api_server, audit, embedded, stack
 from fintra.demo import run_demo
 from fintra.dlq import open_dead_letters, replay
 from fintra.embedded import EmbeddedStackError, StackInfo
+from fintra.enrich import EnrichError, reenrich
 from fintra.files import file_envelope
 from fintra.ingest import publish, publish_keyed, read_lines, tick_key
 from fintra.mapping_tools import check
@@ -36,6 +37,7 @@ from fintra.settings import (
     COMMANDS_TOPIC,
     CONNECT_SYNC_TOPIC,
     DLQ_TOPIC,
+    ENRICH_TOPIC,
     MARKET_TOPIC,
     PLATFORM_DATA_TOPIC,
     REGISTRY_TOPIC,
@@ -47,6 +49,7 @@ from fintra.settings import (
 from fintra.snapshots import rebuild_history
 from fintra.supervisor import ClusterPlan, Supervisor
 from fintra.topics import ensure_topics
+from operators.tenant_rules import RuleSetError, parse_rules
 from schemas.commands import Command
 from schemas.envelopes import Provider
 from schemas.money import MoneyError, currency_exponent
@@ -284,6 +287,55 @@ def cmd_tenant_put(args: argparse.Namespace, settings: Settings) -> int:
     message = (f"{tenant.tenant_id}:defaults".encode(), orjson.dumps(tenant.model_dump()))
     publish_keyed(info.kafka_brokers, topic, [message])
     print(f"tenant {tenant.tenant_id}: base currency {tenant.base_currency} ({topic})")
+    return 0
+
+
+def cmd_rules_put(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate a tenant's enrichment rules and send them to every profile of the tenant."""
+    try:
+        document = orjson.loads(Path(args.file).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        msg = f"{args.file}: {exc}"
+        raise CliError(msg) from exc
+    if isinstance(document, dict):
+        document.setdefault("tenant_id", args.tenant)
+    try:
+        rules = parse_rules(document)
+    except RuleSetError as exc:
+        lines = [f"  {p.path}: {p.message} ({p.code})" for p in exc.problems]
+        raise CliError("\n".join([f"{args.file}: the rules are not valid:", *lines])) from exc
+    if rules.tenant_id != args.tenant:
+        msg = f"{args.file} names tenant {rules.tenant_id!r}, not {args.tenant!r}"
+        raise CliError(msg)
+    info = _require_stack(settings)
+    topic = settings.topic(TENANTS_TOPIC)
+    message = (f"{rules.tenant_id}:rules".encode(), orjson.dumps(rules.source))
+    publish_keyed(info.kafka_brokers, topic, [message])
+    print(f"tenant {rules.tenant_id}: {len(rules.rules)} rules, version {rules.version} ({topic})")
+    return 0
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    """Enrich stored transactions again after a dictionary, table or rule change."""
+    info = _require_stack(settings)
+    with _progress_bar("reading the event log", "profiles") as bar:
+        task = bar.add_task("enrich", total=None)
+        try:
+            report = reenrich(
+                info.database_url,
+                settings.db_schema,
+                info.kafka_brokers,
+                settings.topic(ENRICH_TOPIC),
+                args.since,
+                tenant_id=args.tenant,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except EnrichError as exc:
+            raise CliError(str(exc)) from exc
+    print(
+        f"{report.stale} of {report.transactions} transactions in {report.profiles} profiles"
+        f" were enriched before {args.since}: sent in {report.requests} requests"
+    )
     return 0
 
 
@@ -541,6 +593,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_enrichment_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
+    """Tenant metrics and rules, and enriching stored transactions again after a change."""
+    registry = add("registry", cmd_registry_put, "manage the tenant metric registry")
+    registry.add_argument("action", choices=["put"], help="register or replace definitions")
+    registry.add_argument("tenant")
+    registry.add_argument(
+        "file", metavar="FILE", help="a definition, a JSON list of them, or JSON lines"
+    )
+    rules = add("rules", cmd_rules_put, "set a tenant's enrichment rules")
+    rules.add_argument("action", choices=["put"])
+    rules.add_argument("tenant")
+    rules.add_argument("file", metavar="FILE", help="the rule set as JSON")
+    enrich_cmd = add("enrich", cmd_enrich, "enrich stored transactions again after a change")
+    enrich_cmd.add_argument(
+        "--since", required=True, metavar="VERSION", help="tables or rules changed at YYYY.MM.N"
+    )
+    enrich_cmd.add_argument("--tenant", help="only this tenant's profiles")
+
+
 def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     """Commands that move data in and out: ingestion, plans, registry, dead letters, history."""
     _add_ingest(add)
@@ -571,16 +642,11 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
         metavar="CCY",
         help="the default base currency of the tenant's profiles",
     )
+    _add_enrichment_commands(add)
     dlq = add("dlq", cmd_dlq, "list dead letters, or replay them after a fix")
     dlq.add_argument("action", choices=["ls", "replay"])
     dlq.add_argument("--reason", help="only dead letters with this reason code")
     dlq.add_argument("--json", action="store_true", help="print JSON (ls)")
-    registry = add("registry", cmd_registry_put, "manage the tenant metric registry")
-    registry.add_argument("action", choices=["put"], help="register or replace definitions")
-    registry.add_argument("tenant")
-    registry.add_argument(
-        "file", metavar="FILE", help="a definition, a JSON list of them, or JSON lines"
-    )
     run_cmd = add("run", cmd_run, "run the core flow")
     run_cmd.add_argument(
         "--until-idle",

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from operators.metric_expr import MetricDefinitionError, compile_metric
 from schemas.platform import MetricDefinition
 
 
@@ -36,11 +37,29 @@ def read_definitions(tenant_id: str, path: Path) -> list[MetricDefinition]:
             msg = f"{path}: definition {index} names tenant {named!r}, not {tenant_id!r}"
             raise RegistryFileError(msg)
         try:
-            definitions.append(MetricDefinition.model_validate(document))
+            definition = MetricDefinition.model_validate(document)
         except ValueError as exc:
             msg = f"{path}: definition {index} is invalid: {exc}"
             raise RegistryFileError(msg) from exc
+        logic = definition.model_dump(mode="json")["logic"]
+        if logic is not None:
+            _check_logic(path, index, definition, logic)
+        definitions.append(definition)
     return definitions
+
+
+def _check_logic(
+    path: Path, index: int, definition: MetricDefinition, logic: dict[str, Any]
+) -> None:
+    """Compile a definition's ``logic`` as the workers will; list every problem found."""
+    try:
+        compile_metric(definition.metric_id, logic, definition.return_type.value)
+    except MetricDefinitionError as exc:
+        lines = [f"{path}: definition {index} ({definition.metric_id}) is invalid:"]
+        for problem in exc.problems:
+            where = "" if problem.position is None else f" at {problem.position}"
+            lines.append(f"  {problem.field}{where}: {problem.message} ({problem.code})")
+        raise RegistryFileError("\n".join(lines)) from exc
 
 
 def registry_messages(definitions: list[MetricDefinition]) -> list[tuple[bytes, bytes]]:

@@ -23,6 +23,7 @@ COMMANDS_TOPIC: Final = "core.commands.v1"
 LINKS_TOPIC: Final = "connect.profile_linked.v1"
 PASSPORT_TOPIC: Final = "core.passport.v1"
 PASSPORT_REQUESTS_TOPIC: Final = "core.passport_requests.v1"
+ENRICH_TOPIC: Final = "core.enrich_requests.v1"
 
 _SCHEMA_PATTERN: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 

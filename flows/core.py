@@ -44,7 +44,13 @@ from flows.registry_step import (
 from flows.twin_step import TwinInput, count_dead_letter, count_market, twin_builder
 from operators.decode import DecodeLimits
 from operators.market_input import MarketItem, index_step, parse_market, routed
-from operators.pipeline import CommandRecord, LinkRecord, PassportRecord, TickDelivery
+from operators.pipeline import (
+    CommandRecord,
+    EnrichRecord,
+    LinkRecord,
+    PassportRecord,
+    TickDelivery,
+)
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from schemas.records import DeadLetter, RawRecord
 
@@ -66,6 +72,7 @@ class InputTopics:
     commands: str
     links: str = ""
     passport: str = ""
+    enrichment: str = ""
 
     def all(self) -> list[str]:
         """Every input topic, in a stable order."""
@@ -78,7 +85,7 @@ class InputTopics:
             self.interests,
             self.commands,
         ]
-        return topics + [topic for topic in (self.links, self.passport) if topic]
+        return topics + [t for t in (self.links, self.passport, self.enrichment) if t]
 
     def tenant_input(self, record: RawRecord) -> RegistryInput:
         """Tag a record bound for the tenant step with what it brings."""
@@ -174,14 +181,16 @@ def market_item(
 
 def to_twin_record(
     topics: InputTopics,
-) -> Callable[[RawRecord], CommandRecord | LinkRecord | PassportRecord]:
+) -> Callable[[RawRecord], CommandRecord | LinkRecord | PassportRecord | EnrichRecord]:
     """Wrap a record bound straight for its profile's twin by what its topic carries."""
 
-    def wrap(record: RawRecord) -> CommandRecord | LinkRecord | PassportRecord:
+    def wrap(record: RawRecord) -> CommandRecord | LinkRecord | PassportRecord | EnrichRecord:
         if record.topic == topics.links:
             return LinkRecord(record)
         if record.topic == topics.passport:
             return PassportRecord(record)
+        if record.topic == topics.enrichment:
+            return EnrichRecord(record)
         return CommandRecord(record)
 
     return wrap
@@ -215,7 +224,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
     by_kind = op.branch(
         "split_commands",
         checked.trues,
-        lambda r: r.topic in {topics.commands, topics.links, topics.passport},
+        lambda r: r.topic in {topics.commands, topics.links, topics.passport, topics.enrichment},
     )
     commands = op.map("to_commands", by_kind.trues, to_twin_record(topics))
     syncs = op.branch("split_syncs", by_kind.falses, lambda r: r.topic == topics.syncs)

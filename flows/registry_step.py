@@ -6,7 +6,7 @@ either as an accepted record for the profile's twin or as a dead letter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,6 +22,7 @@ from operators.registry import (
     TenantRegistry,
     accept_data,
     apply_definition,
+    apply_rules,
     apply_settings,
     close_day,
     note_profile,
@@ -77,14 +78,16 @@ class RegistryLogic(StatefulLogic[RegistryInput, RegistryOutput, TenantRegistry]
             return list(defaults)
         if value.kind is TenantInputKind.DATA:
             return [accept_data(registry, record, self._limits)]
+        key = record.key or b""
+        addressed: Sequence[RegistryOutput]
         if value.kind is TenantInputKind.DEFINITION:
-            self._state = apply_definition(registry, record, self._limits)
-            INPUTS.labels(record.topic, "accepted").inc()
-            return []
-        if (record.key or b"").endswith(b":clock"):
-            INPUTS.labels(record.topic, "accepted").inc()
-            return list(close_day(registry, record, self._limits))
-        self._state, addressed = apply_settings(registry, record, self._limits)
+            self._state, addressed = apply_definition(registry, record, self._limits)
+        elif key.endswith(b":clock"):
+            addressed = close_day(registry, record, self._limits)
+        elif key.endswith(b":rules"):
+            self._state, addressed = apply_rules(registry, record, self._limits)
+        else:
+            self._state, addressed = apply_settings(registry, record, self._limits)
         INPUTS.labels(record.topic, "accepted").inc()
         return list(addressed)
 

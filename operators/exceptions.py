@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.envelopes import ConnectEnvelope
 from schemas.records import Reason
 
@@ -11,13 +13,27 @@ class OperatorError(Exception):
 
 
 class RejectedInput(OperatorError):
-    """An input that cannot be accepted; it becomes a dead letter, never a crash."""
+    """An input that cannot be accepted; it becomes a dead letter, never a crash.
 
-    def __init__(self, reason: Reason, field: str | None, message: str) -> None:
+    ``problems`` lists every fault found, each a JSON object with at least ``code`` and
+    ``message``, when the input was checked as a whole (a metric definition, a rule set).
+    """
+
+    def __init__(
+        self,
+        reason: Reason,
+        field: str | None,
+        message: str,
+        problems: tuple[dict[str, Any], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.field = field
         self.message = message
+        self.problems = problems
+
+    def __reduce__(self) -> tuple[type[RejectedInput], tuple[Any, ...]]:
+        return (type(self), (self.reason, self.field, self.message, self.problems))
 
 
 def unsupported_kind(envelope: ConnectEnvelope) -> RejectedInput:

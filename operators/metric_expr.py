@@ -32,12 +32,16 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, NamedTuple, TypeVar
 
+import orjson
+
+from schemas.canonical import canonical_json
 from schemas.money import MoneyError, currency_exponent, format_minor
 
 MAX_FILTER_CHARS: Final = 2000
@@ -118,7 +122,7 @@ class Comparison:
     That is a Decimal for ``amount`` and ``abs_amount``, a date for ``date``, a bool for
     ``is_recurring``, ``date.weekday()`` for ``day_of_week``, a casefolded string for
     ``category`` and ``merchant``, an upper-case string for ``currency``, ``status`` and
-    ``type``, and the string as written for ``description`` and ``account_id``.
+    ``type``, and the string as written for ``account_id``.
     """
 
     field: str
@@ -245,7 +249,6 @@ class TxView(NamedTuple):
         amount_minor: Signed minor units of ``currency``; negative when money leaves.
         category: The category path, broadest level first; may be empty.
         merchant: The clean merchant name, if enrichment found one.
-        description: The raw descriptor from the institution.
         status: ``PENDING`` or ``POSTED``.
         type: ``PAYMENT``, ``TRANSFER``, ``FEE``, ``INTEREST``, ``INCOME``, ``REFUND`` or
             ``OTHER``.
@@ -256,7 +259,6 @@ class TxView(NamedTuple):
     day: dt.date
     category: tuple[str, ...]
     merchant: str | None
-    description: str
     account_id: str
     status: str
     type: str
@@ -540,7 +542,6 @@ _FIELDS: Final[Mapping[str, _FieldSpec]] = {
     "currency": _FieldSpec(ordered=False, convert=_as_currency),
     "category": _FieldSpec(ordered=False, convert=_as_folded),
     "merchant": _FieldSpec(ordered=False, convert=_as_folded),
-    "description": _FieldSpec(ordered=False, convert=_as_text),
     "account_id": _FieldSpec(ordered=False, convert=_as_text),
     "status": _FieldSpec(ordered=False, convert=_enum_converter(STATUSES)),
     "type": _FieldSpec(ordered=False, convert=_enum_converter(TRANSACTION_TYPES)),
@@ -897,6 +898,22 @@ def compile_metric(metric_id: str, logic: Mapping[str, Any], return_type: str) -
     return CompiledMetric(metric_id, filter_ast, aggregation, window, return_type, source)
 
 
+def compiled_metric(metric_id: str, logic: object, return_type: str) -> CompiledMetric:
+    """``compile_metric``, cached by the definition's canonical text.
+
+    Every profile of a tenant evaluates the same definitions: they share one compiled copy.
+
+    Raises:
+        MetricDefinitionError: as ``compile_metric``.
+    """
+    return _compiled(metric_id, canonical_json(logic), return_type)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(metric_id: str, logic: bytes, return_type: str) -> CompiledMetric:
+    return compile_metric(metric_id, orjson.loads(logic), return_type)
+
+
 def _collect(problems: list[Problem], parse: Callable[[object], _T], text: object) -> _T | None:
     try:
         return parse(text)
@@ -1056,7 +1073,6 @@ def _order(field: str, tx: TxView, value: Value) -> int:
 
 _PLAIN_FIELDS: Final[Mapping[str, Callable[[TxView], object]]] = {
     "currency": lambda tx: tx.currency,
-    "description": lambda tx: tx.description,
     "account_id": lambda tx: tx.account_id,
     "status": lambda tx: tx.status,
     "type": lambda tx: tx.type,

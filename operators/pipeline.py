@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic import ValidationError
+
 from operators import mapping, ofx, plaid, yapily
 from operators.decode import (
     DecodeLimits,
     decode_envelope,
     parse_json,
     parse_key,
+    rejection_from,
     validate_model,
 )
 from operators.engines import DailyHistory, daily_history
@@ -27,6 +30,7 @@ from operators.passport import ExportRequest, apply_passport, start_link
 from operators.projection import profile_document
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
 from operators.search import SearchRow, search_rows
+from operators.tenant_metrics import refresh_metrics
 from operators.twin import (
     EventSourceInfo,
     ProfileState,
@@ -34,12 +38,14 @@ from operators.twin import (
     apply_command,
     apply_day_closed,
     apply_platform_data,
+    apply_reenrichment,
     apply_tenant_defaults,
     apply_tick,
     initial_state,
 )
 from operators.wealth import balance_sheet, interest_changes
 from schemas.commands import Command
+from schemas.enrichment import EnrichRequest
 from schemas.envelopes import ConnectEnvelope, Provider, utc_iso
 from schemas.events import Event
 from schemas.market import FxTick, PriceTick
@@ -84,6 +90,13 @@ class LinkRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrichRecord:
+    """A raw record read from the re-enrichment topic (its bytes are an ``EnrichRequest``)."""
+
+    record: RawRecord
+
+
+@dataclass(frozen=True, slots=True)
 class PassportRecord:
     """A raw record read from the passport topic (its bytes are a ``PassportMessage``)."""
 
@@ -97,6 +110,7 @@ TwinItem = (
     | DayClosed
     | TickDelivery
     | CommandRecord
+    | EnrichRecord
     | LinkRecord
     | PassportRecord
 )
@@ -156,6 +170,27 @@ def decode_command(record: RawRecord, limits: DecodeLimits) -> dict[str, Any]:
     return doc
 
 
+def decode_enrich_request(record: RawRecord, limits: DecodeLimits) -> EnrichRequest:
+    """Validate a re-enrichment request and that it names the profile of its key.
+
+    Raises:
+        RejectedInput: for a malformed request or a key mismatch.
+    """
+    tenant_id, profile_id = parse_key(record.key)
+    parse_json(record.value, limits)  # size, encoding, duplicate keys and numbers screened
+    try:
+        # FOS models are strict: their enums and dates are read in JSON mode, from the bytes.
+        request = EnrichRequest.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        raise rejection_from(exc, "") from exc
+    if (request.tenant_id, request.profile_id) != (tenant_id, profile_id):
+        msg = (
+            f"request names {request.tenant_id}:{request.profile_id}, key {tenant_id}:{profile_id}"
+        )
+        raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+    return request
+
+
 def _sheet(state: ProfileState) -> dict[str, Any] | None:
     sheet = balance_sheet(state)
     return None if sheet is None else sheet.as_dict()
@@ -182,15 +217,21 @@ def process(
     record = item if isinstance(item, RawRecord) else item.record
     origin = EventSourceInfo(record.topic, record.partition, record.offset)
     try:
+        released = False
         if isinstance(item, LinkRecord | PassportRecord):
             new_state, events, extra, released = _apply_passport_item(current, item, origin, limits)
-            if released:
-                return _release(new_state, stream_key, events, limits, project=project)
         else:
             new_state, events = _apply_item(current, item, origin, limits)
             extra = []
+        if events:
+            new_state, readings = refresh_metrics(new_state, origin)
+            events += readings
+        if released:
+            return _release(new_state, stream_key, events, limits, project=project)
     except RejectedInput as exc:
-        letter = DeadLetter(exc.reason, exc.field, exc.message, record, current.tenant_id or None)
+        letter = DeadLetter(
+            exc.reason, exc.field, exc.message, record, current.tenant_id or None, exc.problems
+        )
         return current, [letter]
     outputs: list[Output] = [*events, *extra]
     if events:
@@ -207,21 +248,36 @@ def _apply_item(
     | TenantDefaults
     | DayClosed
     | TickDelivery
-    | CommandRecord,
+    | CommandRecord
+    | EnrichRecord,
     origin: EventSourceInfo,
     limits: DecodeLimits,
 ) -> tuple[ProfileState, list[Event]]:
     if isinstance(item, AcceptedPlatformData):
         return apply_platform_data(state, item.data, item.metric, origin)
     if isinstance(item, TenantDefaults):
-        return apply_tenant_defaults(state, item.base_currency, origin)
-    if isinstance(item, CommandRecord):
-        return apply_command(state, decode_command(item.record, limits), origin)
+        return apply_tenant_defaults(state, item.base_currency, item.rules, item.metrics, origin)
+    if isinstance(item, CommandRecord | EnrichRecord):
+        return _apply_request(state, item, origin, limits)
     if isinstance(item, DayClosed):
         return apply_day_closed(state, item.day, origin)
     if isinstance(item, TickDelivery):
         return apply_tick(state, item.tick, origin, _sheet)
     return _apply_envelope(state, item, origin, limits)
+
+
+def _apply_request(
+    state: ProfileState,
+    item: CommandRecord | EnrichRecord,
+    origin: EventSourceInfo,
+    limits: DecodeLimits,
+) -> tuple[ProfileState, list[Event]]:
+    """A command, or a request to enrich stored transactions again."""
+    if isinstance(item, CommandRecord):
+        return apply_command(state, decode_command(item.record, limits), origin)
+    request = decode_enrich_request(item.record, limits)
+    source = origin.source("enrichment", request.request_id)
+    return apply_reenrichment(state, request.documents(), source)
 
 
 def _apply_passport_item(

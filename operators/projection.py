@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from operators.engines import cashflow_view, health_view, recurring_view
+from operators.tenant_metrics import metric_views
 from operators.twin import ProfileState, base_currency
 from operators.wealth import balance_sheet
 from schemas.money import format_minor
@@ -43,6 +44,7 @@ def profile_document(state: ProfileState) -> dict[str, Any]:
         "cashflow": money_views(cashflow, cashflow["currency"]) if cashflow else None,
         "health": health_view(state, cashflow),
         "recurring_streams": [money_views(s, s["currency"]) for s in recurring_view(state)],
+        "derived_metrics": metric_views(state),
     }
 
 

@@ -8,12 +8,15 @@ registry, then travels on to the profile's twin as an accepted, normalised recor
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from operators.decode import DecodeLimits, parse_json, validate_model
 from operators.exceptions import RejectedInput
+from operators.metric_expr import MetricDefinitionError, compiled_metric
+from operators.tenant_rules import RuleSetError, parse_rules
 from schemas.canonical import content_hash
 from schemas.envelopes import utc_iso
 from schemas.money import MoneyError, currency_exponent, parse_minor
@@ -47,15 +50,62 @@ class TenantRegistry:
     metrics: dict[str, RegisteredMetric] = field(default_factory=dict)
     base_currency: str | None = None
     profiles: frozenset[str] = frozenset()
+    rules: dict[str, Any] | None = None
+
+    def evaluated_metrics(self) -> tuple[dict[str, Any], ...]:
+        """The definitions each profile evaluates itself: those with ``logic``."""
+        return tuple(
+            {
+                "metric_id": metric_id,
+                "display_name": metric.definition["display_name"],
+                "return_type": metric.definition["return_type"],
+                "logic": metric.definition["logic"],
+                "definition_hash": metric.definition_hash,
+            }
+            for metric_id, metric in sorted(self.metrics.items())
+            if metric.definition.get("logic") is not None
+        )
+
+    def configured(self) -> bool:
+        """Whether the tenant has anything its profiles must be told of."""
+        return (
+            self.base_currency is not None
+            or self.rules is not None
+            or any(m.definition.get("logic") is not None for m in self.metrics.values())
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class TenantDefaults:
-    """The tenant's defaults, addressed to one of its profiles."""
+    """The tenant's configuration, addressed to one of its profiles.
+
+    Attributes:
+        rules: The tenant's enrichment rules (their normalised document and digest).
+        metrics: The metric definitions the profile evaluates, by metric id.
+    """
 
     record: RawRecord
     stream_key: str
-    base_currency: str
+    base_currency: str | None
+    rules: dict[str, Any] | None = None
+    metrics: tuple[dict[str, Any], ...] = ()
+
+
+def _addressed(
+    registry: TenantRegistry, record: RawRecord, profiles: Iterable[str]
+) -> list[TenantDefaults]:
+    """The tenant's configuration as it stands, for each of ``profiles``."""
+    metrics = registry.evaluated_metrics()
+    return [
+        TenantDefaults(
+            record,
+            f"{registry.tenant_id}:{profile}",
+            registry.base_currency,
+            registry.rules,
+            metrics,
+        )
+        for profile in sorted(profiles)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +134,12 @@ def registry_key(record: RawRecord) -> tuple[str, str]:
 
 def apply_definition(
     registry: TenantRegistry, record: RawRecord, limits: DecodeLimits
-) -> TenantRegistry:
+) -> tuple[TenantRegistry, list[TenantDefaults]]:
     """Register, replace or (for an empty value) remove one metric.
+
+    A definition with ``logic`` is compiled here, once: one that does not parse or
+    type-check is refused with every problem listed. When the set of metrics the profiles
+    evaluate changes, each profile is sent the new set.
 
     Raises:
         RejectedInput: for a malformed definition or one whose ids disagree with its key.
@@ -94,7 +148,7 @@ def apply_definition(
     if record.value is None:
         metrics = dict(registry.metrics)
         metrics.pop(metric_id, None)
-        return replace(registry, metrics=metrics)
+        return _with_metrics(registry, metrics, record)
     document = parse_json(record.value, limits)
     try:
         definition = validate_model(MetricDefinition, document, prefix="")
@@ -107,8 +161,60 @@ def apply_definition(
         )
         raise RejectedInput(Reason.INVALID_DEFINITION, "metric_id", msg)
     doc = definition.model_dump(mode="json")
+    if doc["logic"] is not None:
+        _compile(doc)
     metrics = {**registry.metrics, metric_id: RegisteredMetric(doc, content_hash(doc))}
-    return replace(registry, metrics=metrics)
+    return _with_metrics(registry, metrics, record)
+
+
+def _compile(definition: dict[str, Any]) -> None:
+    try:
+        compiled_metric(definition["metric_id"], definition["logic"], definition["return_type"])
+    except MetricDefinitionError as exc:
+        problems = tuple(
+            {"code": p.code, "field": p.field, "message": p.message, "position": p.position}
+            for p in exc.problems
+        )
+        field_name = f"logic.{exc.problems[0].field}" if exc.problems else "logic"
+        raise RejectedInput(Reason.INVALID_DEFINITION, field_name, str(exc), problems) from exc
+
+
+def _with_metrics(
+    registry: TenantRegistry, metrics: dict[str, RegisteredMetric], record: RawRecord
+) -> tuple[TenantRegistry, list[TenantDefaults]]:
+    updated = replace(registry, metrics=metrics)
+    if updated.evaluated_metrics() == registry.evaluated_metrics():
+        return updated, []
+    return updated, _addressed(updated, record, updated.profiles)
+
+
+def apply_rules(
+    registry: TenantRegistry, record: RawRecord, limits: DecodeLimits
+) -> tuple[TenantRegistry, list[TenantDefaults]]:
+    """Take the tenant's enrichment rules (an empty value removes them) to every profile.
+
+    Raises:
+        RejectedInput: for rules that do not validate (every problem listed) or that name
+            another tenant.
+    """
+    tenant = (record.key or b"").decode("utf-8", errors="replace").partition(":")[0]
+    if record.value is None:
+        rules = None
+    else:
+        try:
+            rule_set = parse_rules(parse_json(record.value, limits))
+        except RuleSetError as exc:
+            problems = tuple(
+                {"code": p.code, "path": p.path, "message": p.message} for p in exc.problems
+            )
+            first = exc.problems[0].path if exc.problems else None
+            raise RejectedInput(Reason.INVALID_RULES, first, str(exc), problems) from exc
+        if rule_set.tenant_id != tenant:
+            msg = f"rules name tenant {rule_set.tenant_id!r} but the key is {tenant!r}"
+            raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
+        rules = {**rule_set.source, "digest": rule_set.digest}
+    updated = replace(registry, rules=rules)
+    return updated, _addressed(updated, record, updated.profiles)
 
 
 def accept_data(
@@ -166,11 +272,7 @@ def apply_settings(
     except MoneyError as exc:
         raise RejectedInput(Reason.UNKNOWN_CURRENCY, "base_currency", exc.message) from exc
     updated = replace(registry, base_currency=settings.base_currency)
-    defaults = [
-        TenantDefaults(record, f"{tenant}:{profile}", settings.base_currency)
-        for profile in sorted(registry.profiles)
-    ]
-    return updated, defaults
+    return updated, _addressed(updated, record, updated.profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,14 +308,14 @@ def note_profile(
     if profile in registry.profiles:
         return registry, []
     updated = replace(registry, profiles=registry.profiles | {profile})
-    if registry.base_currency is None:
+    if not registry.configured():
         return updated, []
-    return updated, [TenantDefaults(record, stream_key, registry.base_currency)]
+    return updated, _addressed(updated, record, [profile])
 
 
 def reject(record: RawRecord, exc: RejectedInput, tenant_id: str | None) -> DeadLetter:
     """Return the dead letter for a refused registry or platform record."""
-    return DeadLetter(exc.reason, exc.field, exc.message, record, tenant_id)
+    return DeadLetter(exc.reason, exc.field, exc.message, record, tenant_id, exc.problems)
 
 
 def _check_time(timestamp: dt.datetime, record: RawRecord, limits: DecodeLimits) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, NamedTuple
 
-from operators.enrichment import enrich
+from operators.enrichment import enrich, rule_set
 from operators.exceptions import RejectedInput
 from operators.observations import (
     HoldingsObserved,
@@ -57,6 +57,9 @@ class TxEntry(NamedTuple):
     kind: str
     merchant_key: str
     source_event_id: str
+    category: tuple[str, ...] = ()
+    category_source: str = ""
+    merchant: str = ""
 
 
 class AccountEntry(NamedTuple):
@@ -73,6 +76,15 @@ class MetricEntry(NamedTuple):
 
     data: Mapping[str, Any]
     metric: Mapping[str, Any]
+    source_event_id: str
+    version: int
+
+
+class MetricReading(NamedTuple):
+    """A tenant metric's latest value in the profile, and the event that recorded it."""
+
+    definition_hash: str
+    reading: Mapping[str, Any]
     source_event_id: str
     version: int
 
@@ -130,6 +142,9 @@ class ProfileState:
     held: tuple[Any, ...] = ()
     import_seq: int = 0
     noops: int = 0
+    tenant_rules: Mapping[str, Any] | None = None
+    metric_definitions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    metric_values: Mapping[str, MetricReading] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +215,9 @@ class _Work:
         self.investment_transactions = dict(state.investment_transactions)
         self.category_overrides = dict(state.category_overrides)
         self.links = dict(state.links)
+        self.tenant_rules = state.tenant_rules
+        self.metric_definitions = state.metric_definitions
+        self.metric_values = dict(state.metric_values)
         self.events: list[Event] = []
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
@@ -240,6 +258,9 @@ class _Work:
             investment_transactions=self.investment_transactions,
             category_overrides=self.category_overrides,
             links=self.links,
+            tenant_rules=self.tenant_rules,
+            metric_definitions=self.metric_definitions,
+            metric_values=self.metric_values,
             **changes,
         )
 
@@ -475,7 +496,7 @@ def _decide_upsert(work: _Work, upsert: TransactionUpsert, counts: _Counts) -> N
 def _emit_enrichment(work: _Work, doc: Mapping[str, Any]) -> None:
     """Enrich a transaction just added or changed; a user's category carries over."""
     override = work.category_overrides.get(doc["transaction_id"])
-    work.emit(EventType.TRANSACTION_ENRICHED, enrich(doc, override))
+    work.emit(EventType.TRANSACTION_ENRICHED, enrich(doc, override, rule_set(work.tenant_rules)))
 
 
 def _decide_removal(work: _Work, txn_id: str, counts: _Counts) -> None:
@@ -552,17 +573,63 @@ def apply_platform_data(
 
 
 def apply_tenant_defaults(
-    state: ProfileState, base_currency: str, origin: EventSourceInfo
+    state: ProfileState,
+    base_currency: str | None,
+    rules: Mapping[str, Any] | None,
+    metrics: Iterable[Mapping[str, Any]],
+    origin: EventSourceInfo,
 ) -> tuple[ProfileState, list[Event]]:
-    """Record the tenant's default base currency in the profile's stream when it changes."""
-    if state.tenant_base_currency == base_currency:
-        return state, []
+    """Record what of the tenant's configuration changed in the profile's stream.
+
+    That is its default base currency, its enrichment rules and the metric definitions to
+    evaluate; each part that differs from what the twin holds is one event.
+    """
     source = origin.source("tenant")
     # Defaults have no event time of their own; the profile's last event time keeps the
     # stream's time monotonic and the result independent of when the default arrived.
     work = _Work(state, state.last_occurred_at or "1970-01-01T00:00:00Z", source)
-    work.emit(EventType.TENANT_DEFAULTS_APPLIED, {"base_currency": base_currency})
+    if base_currency is not None and state.tenant_base_currency != base_currency:
+        work.emit(EventType.TENANT_DEFAULTS_APPLIED, {"base_currency": base_currency})
+    if _digest(rules) != _digest(state.tenant_rules):
+        work.emit(EventType.TENANT_RULES_APPLIED, {"rules": None if rules is None else dict(rules)})
+    definitions = sorted((dict(m) for m in metrics), key=lambda d: d["metric_id"])
+    held = [state.metric_definitions[k] for k in sorted(state.metric_definitions)]
+    if [d["definition_hash"] for d in definitions] != [d["definition_hash"] for d in held]:
+        work.emit(EventType.METRIC_DEFINITIONS_APPLIED, {"definitions": definitions})
+    if not work.events:
+        return state, []
     return work.freeze(), work.events
+
+
+def apply_reenrichment(
+    state: ProfileState, documents: Iterable[Mapping[str, Any]], source: dict[str, Any]
+) -> tuple[ProfileState, list[Event]]:
+    """Enrich stored transactions again with today's tables and the tenant's rules.
+
+    A document counts only while it is the transaction's live version (same content hash):
+    one removed or changed since it was read is left alone. Only a result that differs
+    from the transaction's current category, source or merchant is recorded.
+    """
+    work = _Work(state, state.last_occurred_at or "1970-01-01T00:00:00Z", source)
+    rules = rule_set(state.tenant_rules)
+    for doc in documents:
+        entry = work.transactions.get(doc["transaction_id"])
+        if entry is None or entry.content_hash != content_hash(doc):
+            continue
+        payload = enrich(doc, work.category_overrides.get(doc["transaction_id"]), rules)
+        now = (tuple(payload["category"]), payload["category_source"])
+        if (
+            now != (entry.category, entry.category_source)
+            or (payload["merchant"]["clean_name"] or "") != entry.merchant
+        ):
+            work.emit(EventType.TRANSACTION_ENRICHED, payload)
+    if not work.events:
+        return replace(state, noops=state.noops + 1), []
+    return work.freeze(), work.events
+
+
+def _digest(rules: Mapping[str, Any] | None) -> str | None:
+    return None if rules is None else str(rules["digest"])
 
 
 def apply_command(
@@ -814,7 +881,14 @@ def _evolve_base_currency(work: _Work, event: Event) -> None:
 
 
 def _evolve_category_overridden(work: _Work, event: Event) -> None:
-    work.category_overrides[event.payload["transaction_id"]] = tuple(event.payload["category"])
+    txn_id = event.payload["transaction_id"]
+    work.category_overrides[txn_id] = tuple(event.payload["category"])
+    entry = work.transactions.get(txn_id)
+    if entry is not None:
+        work.transactions[txn_id] = entry._replace(
+            category=_interned_path(event.payload["category"]),
+            category_source=sys.intern(event.payload["category_source"]),
+        )
     work.commands[event.payload["command_id"]] = event.payload["command_hash"]
 
 
@@ -841,6 +915,48 @@ def _evolve_tick(work: _Work, event: Event) -> None:
 
 def _evolve_tenant_defaults(work: _Work, event: Event) -> None:
     work.tenant_base_currency = event.payload["base_currency"]
+
+
+def _evolve_enriched(work: _Work, event: Event) -> None:
+    """The clean merchant and the category join the retained transaction."""
+    payload = event.payload
+    entry = work.transactions.get(payload["transaction_id"])
+    if entry is None:
+        return
+    name = payload["merchant"]["clean_name"] or ""
+    work.transactions[payload["transaction_id"]] = entry._replace(
+        category=_interned_path(payload["category"]),
+        category_source=sys.intern(payload["category_source"]),
+        merchant=sys.intern(name),
+        merchant_key=sys.intern(merchant_key(name)) if name else entry.merchant_key,
+    )
+
+
+def _interned_path(path: Iterable[str]) -> tuple[str, ...]:
+    # Every transaction of a category shares one tuple: the taxonomy is small.
+    key = tuple(path)
+    return _PATHS.setdefault(key, key)
+
+
+_PATHS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _evolve_tenant_rules(work: _Work, event: Event) -> None:
+    work.tenant_rules = event.payload["rules"]
+
+
+def _evolve_metric_definitions(work: _Work, event: Event) -> None:
+    definitions = {d["metric_id"]: d for d in event.payload["definitions"]}
+    work.metric_definitions = definitions
+    for metric_id in [m for m in work.metric_values if m not in definitions]:
+        del work.metric_values[metric_id]
+
+
+def _evolve_metric_evaluated(work: _Work, event: Event) -> None:
+    payload = event.payload
+    work.metric_values[payload["metric_id"]] = MetricReading(
+        payload["definition_hash"], payload, event.event_id, event.stream_version
+    )
 
 
 def _evolve_holdings(work: _Work, event: Event) -> None:
@@ -889,7 +1005,10 @@ _EVOLVERS: Final[dict[str, Callable[[_Work, Event], None]]] = {
     EventType.BASE_CURRENCY_SET.value: _evolve_base_currency,
     EventType.COMMAND_REJECTED.value: _evolve_command_rejected,
     EventType.TRANSACTION_CATEGORY_OVERRIDDEN.value: _evolve_category_overridden,
-    EventType.TRANSACTION_ENRICHED.value: _evolve_nothing,
+    EventType.TRANSACTION_ENRICHED.value: _evolve_enriched,
+    EventType.TENANT_RULES_APPLIED.value: _evolve_tenant_rules,
+    EventType.METRIC_DEFINITIONS_APPLIED.value: _evolve_metric_definitions,
+    EventType.METRIC_EVALUATED.value: _evolve_metric_evaluated,
     EventType.PROFILE_LINK_STARTED.value: _evolve_link_started,
     EventType.PROFILE_LINKED.value: _evolve_linked,
     EventType.WEALTH_UPDATED.value: _evolve_nothing,

@@ -44,6 +44,9 @@ class EventType(StrEnum):
     TRANSACTION_ENRICHED = "TransactionEnriched"
     PROFILE_LINK_STARTED = "ProfileLinkStarted"
     PROFILE_LINKED = "ProfileLinked"
+    TENANT_RULES_APPLIED = "TenantRulesApplied"
+    METRIC_DEFINITIONS_APPLIED = "MetricDefinitionsApplied"
+    METRIC_EVALUATED = "MetricEvaluated"
 
 
 @dataclass(frozen=True, slots=True)

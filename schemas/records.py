@@ -39,6 +39,7 @@ class Reason(StrEnum):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     UNKNOWN_METRIC = "unknown_metric"
     INVALID_DEFINITION = "invalid_definition"
+    INVALID_RULES = "invalid_rules"
 
 
 #: Header naming, on a replayed message, the coordinates of the input it repeats.
@@ -77,6 +78,7 @@ class DeadLetter:
     message: str
     record: RawRecord
     tenant_id: str | None = None
+    problems: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON document published on the dead-letter topic."""
@@ -84,6 +86,7 @@ class DeadLetter:
             "reason": self.reason.value,
             "field": self.field,
             "message": self.message,
+            "problems": list(self.problems),
             "tenant_id": self.tenant_id,
             "source": {
                 "topic": self.record.topic,

@@ -42,7 +42,6 @@ def tx(
     category: tuple[str, ...] = ("Food & Drink", "Coffee"),
     merchant: str | None = "Blue Bottle",
     currency: str = "GBP",
-    description: str = "CARD PAYMENT",
     account_id: str = "acc-1",
     status: str = "POSTED",
     type_: str = "PAYMENT",
@@ -54,7 +53,6 @@ def tx(
         day=day,
         category=category,
         merchant=merchant,
-        description=description,
         account_id=account_id,
         status=status,
         type=type_,
@@ -239,7 +237,6 @@ def test_string_fields() -> None:
         dt.date(2024, 6, 29),
         category=("Food & Drink", "Coffee"),
         merchant="Blue Bottle",
-        description="BLUEBOTTLE*1234 LONDON",
         status="PENDING",
         is_recurring=True,
     )
@@ -248,8 +245,6 @@ def test_string_fields() -> None:
     assert not matches("category == 'Food'", row)
     assert matches('merchant == "blue bottle"', row)
     assert not matches("merchant == 'Blue'", row)
-    assert matches("description == 'BLUEBOTTLE*1234 LONDON'", row)
-    assert not matches("description == 'bluebottle*1234 london'", row)
     assert matches("account_id == 'acc-1' AND currency == 'gbp'", row)
     assert matches("status == 'pending' AND type IN ['PAYMENT', 'FEE']", row)
     assert matches("day_of_week == 'Saturday' AND day_of_week != 'sun'", row)
@@ -570,7 +565,6 @@ LEAVES = [
     "category NOT IN ['Rent', 'Groceries']",
     "merchant IN ['Pret', 'blue bottle']",
     "merchant != 'Pret'",
-    "description == 'CARD'",
     "account_id == 'acc-2'",
     "status == 'PENDING'",
     "type NOT IN ['FEE', 'INCOME']",
@@ -596,7 +590,6 @@ transactions = st.builds(
     day=st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2024, 7, 31)),
     category=st.sampled_from([(), ("Food & Drink", "Coffee"), ("Housing", "Rent"), ("Groceries",)]),
     merchant=st.sampled_from([None, "Pret", "PRET", "Blue Bottle", "Tesco"]),
-    description=st.sampled_from(["CARD", "DD"]),
     account_id=st.sampled_from(["acc-1", "acc-2"]),
     status=st.sampled_from(["PENDING", "POSTED"]),
     type=st.sampled_from(["PAYMENT", "FEE", "INCOME", "REFUND"]),
