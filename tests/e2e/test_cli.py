@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +31,6 @@ def _fintra(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=300,
         check=False,
     )
-
-
-@pytest.fixture
-def cli_env(stack: StackInfo, tmp_path: Path, unique_name: Callable[[str], str]) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FINTRA_HOME": str(tmp_path / "home"),
-        "FINTRA_KAFKA_BROKERS": stack.kafka_brokers,
-        "FINTRA_DATABASE_URL": stack.database_url,
-        "FINTRA_DB_SCHEMA": unique_name("cli"),
-        "FINTRA_TOPIC_PREFIX": unique_name("cli") + ".",
-        "FINTRA_EPOCH_INTERVAL_SECONDS": "0.5",
-    }
 
 
 def test_up_ingest_run_profile(cli_env: dict[str, str], stack: StackInfo, tmp_path: Path) -> None:
