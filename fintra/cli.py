@@ -428,7 +428,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         until_idle=args.until_idle,
         max_failures=args.max_failures,
         metrics_port=args.metrics_port,
-        metrics_host=args.metrics_host,
     )
     return Supervisor(settings, info, plan).run()
 
@@ -669,10 +668,9 @@ def _add_data_commands(add: Callable[[str, Handler, str], argparse.ArgumentParse
         help="give up after this many consecutive crashed runs (default 5)",
     )
     run_cmd.add_argument(
-        "--metrics-port", type=int, help="serve Prometheus metrics from this port (one per process)"
-    )
-    run_cmd.add_argument(
-        "--metrics-host", default="127.0.0.1", help="address to serve metrics on (default loopback)"
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics from this port on every interface (one per process)",
     )
     profile = add("profile", cmd_profile, "print a profile projection as JSON")
     profile.add_argument("tenant")

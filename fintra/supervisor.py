@@ -37,7 +37,6 @@ class ClusterPlan:
     until_idle: bool = False
     max_failures: int = 5
     metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
     max_backoff_seconds: float = 30.0
     #: The interpreter arguments that start one worker (a deployment may wrap its own).
     worker_args: tuple[str, ...] = ("-m", "fintra.worker")
@@ -112,12 +111,7 @@ class Supervisor:
         if self._plan.until_idle:
             args.append("--until-idle")
         if self._plan.metrics_port is not None:
-            args += [
-                "--metrics-port",
-                str(self._plan.metrics_port + index),
-                "--metrics-host",
-                self._plan.metrics_host,
-            ]
+            args += ["--metrics-port", str(self._plan.metrics_port + index)]
         return subprocess.Popen(args, env=self._environment())  # noqa: S603 - our own module
 
     def _environment(self) -> dict[str, str]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections.abc import Sequence
-
-from prometheus_client import start_http_server
 
 from fintra import embedded
 from fintra.runner import run
 from fintra.settings import load
+from flows.metrics import LagMonitor
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,7 +21,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--process-id", type=int)
     parser.add_argument("--until-idle", action="store_true")
     parser.add_argument("--metrics-port", type=int)
-    parser.add_argument("--metrics-host", default="127.0.0.1")
     args = parser.parse_args(argv)
     settings = load()
     info = embedded.from_environment()
@@ -29,7 +28,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("fintra.worker: the supervisor passes the broker and database", file=sys.stderr)
         return 2
     if args.metrics_port is not None:
-        start_http_server(args.metrics_port, addr=args.metrics_host)
+        # Bytewax's own server: it serves this process's registry together with the
+        # dataflow's metrics (step durations, recovery snapshot writes), on every interface.
+        os.environ["BYTEWAX_DATAFLOW_API_ENABLED"] = "true"
+        os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(args.metrics_port)
+        # It also writes the dataflow's description, which belongs with the rest of our files.
+        settings.home.mkdir(parents=True, exist_ok=True)
+        os.environ["BYTEWAX_DATAFLOW_API_CACHE_PATH"] = str(settings.home)
+        # Beside the flow, not in it: the input step only notes positions; this thread asks
+        # the broker for watermarks every few seconds.
+        LagMonitor(info.kafka_brokers).start()
     # Long-lived objects built at start-up never need collecting again.
     gc.freeze()
     addresses = args.addresses.split(",") if args.addresses else None

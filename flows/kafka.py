@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from bytewax.connectors.kafka import KafkaError, KafkaSinkMessage, KafkaSourceMessage
 
+from flows.metrics import CONSUMED
 from operators.decode import parse_key
 from operators.exceptions import RejectedInput
 from operators.instruments import Interest
@@ -23,9 +24,11 @@ def to_raw_record(message: SourceItem) -> RawRecord:
     """Keep a message's bytes and coordinates; nothing is parsed here.
 
     The source raises on consumer errors (they are not input), so only messages arrive.
+    This is the step after the source, in the process that reads the partition, so it also
+    notes the position read for the consumer lag (one dict store: no lock, no clock).
     """
     assert isinstance(message, KafkaSourceMessage)  # noqa: S101
-    return RawRecord(
+    record = RawRecord(
         key=message.key,
         value=message.value,
         topic=message.topic or "",
@@ -34,6 +37,8 @@ def to_raw_record(message: SourceItem) -> RawRecord:
         timestamp_ms=_timestamp_ms(message.timestamp),
         replay_of=_header(message.headers, REPLAY_HEADER),
     )
+    CONSUMED[record.topic, record.partition] = record.offset
+    return record
 
 
 def _header(headers: list[tuple[str, bytes]], name: str) -> str | None:

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 from psycopg import sql
 
 from flows.exceptions import StoreError
+from flows.metrics import RECEIPTS, observe_latency
 from operators.pipeline import ProfileDocument
 from operators.search import SearchRow
 from schemas.events import Event
@@ -370,6 +371,13 @@ class EventLogWriter:
         self._attempts = attempts
         self._publisher = publisher
         self._conn: psycopg.Connection | None = None
+        #: When the last batch committed (``time.monotonic``), for the latency metric.
+        self.committed_at = 0.0
+
+    @property
+    def publishes(self) -> bool:
+        """Whether each write also publishes the events new to the log."""
+        return self._publisher is not None
 
     def write(self, items: list[SinkItem]) -> int:
         """Commit one batch; return how many events were new to the log.
@@ -384,6 +392,7 @@ class EventLogWriter:
 
         def commit() -> int:
             inserted = self._write_once(events, profiles, search)
+            self.committed_at = time.monotonic()
             self._drain_once()
             return inserted
 
@@ -488,9 +497,16 @@ class _PostgresPartition(StatelessSinkPartition[SinkItem]):
         self._writer = writer
 
     def write_batch(self, items: list[SinkItem]) -> None:
+        """Commit the batch, then time its events from their receipt to commit and publish."""
         BATCH_SIZE.labels("postgres").observe(len(items))
+        receipts = RECEIPTS.take(items)
         with BATCH_SECONDS.labels("postgres").time():
             self._writer.write(items)
+        observe_latency("committed", receipts, self._writer.committed_at)
+        if self._writer.publishes:
+            # The outbox is drained before ``write`` returns: every event of the batch has
+            # been acknowledged by the topic, or is being published by another worker's drain.
+            observe_latency("published", receipts, time.monotonic())
 
     def close(self) -> None:
         self._writer.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 from prometheus_client import Counter
 
+from flows.metrics import RECEIPTS, twin_built, twin_retained
 from operators.decode import DecodeLimits
 from operators.pipeline import CommandRecord, Output, TwinItem, process, projection
 from operators.registry import AcceptedPlatformData
@@ -40,16 +42,21 @@ class TwinLogic(StatefulBatchLogic[TwinInput, Output, ProfileState]):
     def __init__(self, state: ProfileState | None, limits: DecodeLimits) -> None:
         self._state = state
         self._limits = limits
+        self._retained = twin_built(state)
 
     def on_batch(self, values: list[TwinInput]) -> tuple[Iterable[Output], bool]:
         """Apply a profile's items in order, then project once."""
+        received = time.monotonic()  # out of band: for the latency metric only
         outputs: list[Output] = []
         version = self._state.version if self._state is not None else 0
         for value in values:
             outputs += self._apply(value)
         if self._state is not None and self._state.version != version:
             events = [output for output in outputs if isinstance(output, Event)]
-            outputs.append(projection(self._state, events))
+            document = projection(self._state, events)
+            outputs.append(document)
+            RECEIPTS.note(document, received, len(events))
+        self._retained = twin_retained(self._state, self._retained)
         return outputs, StatefulBatchLogic.RETAIN
 
     def _apply(self, value: TwinInput) -> list[Output]:

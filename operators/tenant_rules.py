@@ -389,7 +389,7 @@ def _match(read: _Reader, value: object, path: str) -> RuleMatch | None:
     if fields is None:
         return None
     if not fields:
-        read.add(EMPTY_MATCH, path, f"a match needs at least one of {_MATCH_KEYS}")
+        read.add(EMPTY_MATCH, path, f"a match needs at least one of {', '.join(_MATCH_KEYS)}")
         return None
     merchant = _field(fields, "merchant", path, read.text)
     pattern = _field(fields, "description", path, lambda v, p: _pattern(read, v, p))
@@ -538,7 +538,7 @@ def _set(read: _Reader, value: object, path: str) -> tuple[tuple[str, ...] | Non
     if fields is None:
         return None, None
     if not fields:
-        read.add(EMPTY_SET, path, f"a rule must set at least one of {_SET_KEYS}")
+        read.add(EMPTY_SET, path, f"a rule must set at least one of {', '.join(_SET_KEYS)}")
     category = _field(fields, "category", path, lambda v, p: _category(read, v, p))
     merchant = _field(fields, "merchant", path, read.text)
     if merchant is not None and len(merchant) > MAX_MERCHANT_CHARS:

@@ -17,6 +17,7 @@ import pytest
 from fintra.api_server import api_database_url
 from fintra.embedded import StackInfo
 from fintra.topics import read_all
+from flows.metrics import BYTEWAX_METRICS
 from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, plaid_txn, sync_page
 
 pytestmark = pytest.mark.e2e
@@ -238,6 +239,9 @@ def test_run_serves_prometheus_metrics(cli_env: dict[str, str], tmp_path: Path) 
             'fintra_inputs_total{outcome="accepted"',
             'fintra_dead_letters_total{reason="missing_key"} 1.0',
             'fintra_events_total{type="AccountCreated"} 3.0',
+            # The dataflow's own, on the same endpoint: recovery snapshots were written.
+            "bytewax_partd_write_duration_seconds_count",
+            "bytewax_snapshot_duration_seconds_count",
         )
         # The flow keeps running: poll until it has counted both inputs, or give up.
         while not all(e in text for e in expected) and time.monotonic() < deadline:
@@ -250,6 +254,7 @@ def test_run_serves_prometheus_metrics(cli_env: dict[str, str], tmp_path: Path) 
         assert 'fintra_inputs_total{outcome="accepted"' in text
         assert 'fintra_dead_letters_total{reason="missing_key"} 1.0' in text
         assert 'fintra_events_total{type="AccountCreated"} 3.0' in text
+        assert all(name in text for name in BYTEWAX_METRICS), BYTEWAX_METRICS
     finally:
         worker.terminate()
         worker.wait(timeout=30)
