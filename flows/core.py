@@ -125,11 +125,21 @@ class CoreIO:
     passport_requests: Sink[SinkMessage]
 
 
+#: librdkafka's statistics would be parsed as JSON every second for every partition read:
+#: a tenth of a worker's time. Lag comes from ``flows.metrics.LagMonitor`` instead.
+CONSUMER_CONFIG: Final = {"statistics.interval.ms": "0"}
+
+
 def build_core_flow(config: CoreFlowConfig) -> Dataflow:
     """Build the core dataflow between Kafka and PostgreSQL."""
     brokers = [config.brokers]
     io = CoreIO(
-        source=KafkaSource(brokers, config.inputs.all(), tail=not config.until_idle),
+        source=KafkaSource(
+            brokers,
+            config.inputs.all(),
+            tail=not config.until_idle,
+            add_config=CONSUMER_CONFIG,
+        ),
         events=None,
         dead_letters=KafkaSink(brokers, config.dlq_topic, add_config=PRODUCER_CONFIG),
         store=PostgresSink(
