@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from flows.postgres import event_from_row
 from operators.engines import daily_history
 from operators.twin import ProfileState, replay
-from schemas.envelopes import utc_iso
 from schemas.events import Event
 
 
@@ -57,27 +57,9 @@ def read_streams(
                 yield current, events
                 events = []
             current = key
-            events.append(_event(row))
+            events.append(event_from_row(row))
     if current is not None:
         yield current, events
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    return Event.from_dict(
-        {
-            "event_id": str(row[0]),
-            "type": row[1],
-            "schema_version": row[2],
-            "tenant_id": row[3],
-            "profile_id": row[4],
-            "stream_version": row[5],
-            "occurred_at": utc_iso(row[6]),
-            "source": row[7],
-            "payload": row[8],
-            "payload_hash": row[9],
-            "prev_hash": row[10],
-        }
-    )
 
 
 def rebuild_history(

@@ -34,7 +34,7 @@ from flows.kafka import (
     tenant_of,
     to_raw_record,
 )
-from flows.postgres import PostgresSink, SinkItem
+from flows.postgres import PostgresSink, SinkItem, StreamHistory, no_history
 from flows.registry_step import (
     RegistryInput,
     RegistryOutput,
@@ -52,6 +52,7 @@ from operators.pipeline import (
     TickDelivery,
 )
 from operators.registry import AcceptedPlatformData, DayClosed, TenantDefaults
+from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
 
 #: A dead letter carries its input's bytes (base64), so it can be a third larger than the
@@ -123,6 +124,8 @@ class CoreIO:
     store: Sink[SinkItem]
     interests: Sink[SinkMessage]
     passport_requests: Sink[SinkMessage]
+    #: A profile's events in the log, for a twin with no recovery state to resume from.
+    history: Callable[[str], list[Event]] = no_history
 
 
 #: librdkafka's statistics would be parsed as JSON every second for every partition read:
@@ -151,6 +154,7 @@ def build_core_flow(config: CoreFlowConfig) -> Dataflow:
         passport_requests=KafkaSink(
             brokers, config.passport_requests_topic, add_config=PRODUCER_CONFIG
         ),
+        history=StreamHistory(config.database_url, config.db_schema),
     )
     return wire_core_flow(io, config.inputs, config.limits)
 
@@ -264,7 +268,7 @@ def wire_core_flow(io: CoreIO, topics: InputTopics, limits: DecodeLimits) -> Dat
         op.key_on("key_ticks_by_profile", ticks, lambda item: item.stream_key),
         op.key_on("key_commands_by_profile", commands, lambda item: stream_key(item.record)),
     )
-    twins = op.stateful_batch("twin", keyed, twin_builder(limits))
+    twins = op.stateful_batch("twin", keyed, twin_builder(limits, io.history))
     outputs = op.map("drop_key", twins, lambda pair: pair[1])
 
     events = op.filter_map("events", outputs, only_events)

@@ -10,10 +10,11 @@ from bytewax.operators import StatefulBatchLogic
 from prometheus_client import Counter
 
 from flows.metrics import RECEIPTS, twin_built, twin_retained
+from flows.postgres import no_history
 from operators.decode import DecodeLimits
 from operators.pipeline import CommandRecord, Output, TwinItem, process, projection
 from operators.registry import AcceptedPlatformData
-from operators.twin import ProfileState
+from operators.twin import ProfileState, replay
 from schemas.events import Event
 from schemas.records import DeadLetter, RawRecord
 
@@ -39,14 +40,22 @@ class TwinLogic(StatefulBatchLogic[TwinInput, Output, ProfileState]):
     built once at the end of the batch, since the sink keeps only the newest per profile.
     """
 
-    def __init__(self, state: ProfileState | None, limits: DecodeLimits) -> None:
+    def __init__(
+        self,
+        state: ProfileState | None,
+        limits: DecodeLimits,
+        history: Callable[[str], list[Event]] = no_history,
+    ) -> None:
         self._state = state
         self._limits = limits
+        self._history = history
         self._retained = twin_built(state)
 
     def on_batch(self, values: list[TwinInput]) -> tuple[Iterable[Output], bool]:
         """Apply a profile's items in order, then project once."""
         received = time.monotonic()  # out of band: for the latency metric only
+        if self._state is None and values:
+            self._state = self._resume_from_log(values[0])
         outputs: list[Output] = []
         version = self._state.version if self._state is not None else 0
         for value in values:
@@ -59,10 +68,16 @@ class TwinLogic(StatefulBatchLogic[TwinInput, Output, ProfileState]):
         self._retained = twin_retained(self._state, self._retained)
         return outputs, StatefulBatchLogic.RETAIN
 
+    def _resume_from_log(self, value: TwinInput) -> ProfileState | None:
+        """The twin as its events in the log leave it; ``None`` for a profile with none."""
+        key = _stream_key(value)
+        events = self._history(key)
+        return replay(key, events) if events else None
+
     def _apply(self, value: TwinInput) -> list[Output]:
         """Apply one item and count what happened."""
         record = value if isinstance(value, RawRecord) else value.record
-        stream_key = getattr(value, "stream_key", None) or (record.key or b"").decode()
+        stream_key = _stream_key(value)
         before = self._state.noops if self._state is not None else 0
         self._state, outputs = process(self._state, stream_key, value, self._limits, project=False)
         DEDUPE_NOOPS.inc(self._state.noops - before)
@@ -100,10 +115,20 @@ def count_market(record: RawRecord, item: T) -> T:
     return item
 
 
-def twin_builder(limits: DecodeLimits) -> Callable[[ProfileState | None], TwinLogic]:
-    """Return the builder Bytewax calls for each new or resumed profile key."""
+def _stream_key(value: TwinInput) -> str:
+    record = value if isinstance(value, RawRecord) else value.record
+    return getattr(value, "stream_key", None) or (record.key or b"").decode()
+
+
+def twin_builder(
+    limits: DecodeLimits, history: Callable[[str], list[Event]] = no_history
+) -> Callable[[ProfileState | None], TwinLogic]:
+    """Return the builder Bytewax calls for each new or resumed profile key.
+
+    A key with no recovery state starts from ``history``, its events in the log.
+    """
 
     def build(resume_state: ProfileState | None) -> TwinLogic:
-        return TwinLogic(resume_state, limits)
+        return TwinLogic(resume_state, limits, history)
 
     return build
