@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashl
 PACKAGES := schemas operators flows api fintra
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv demo test lint typecheck unit clean down browser soak
+.PHONY: venv demo test lint typecheck unit clean down browser soak bench
 
 # The stamp is named after pyproject.toml's hash, so the venv is refreshed when the
 # dependencies change and left alone otherwise.
@@ -44,6 +44,12 @@ typecheck: venv
 # The fault tests at full size: more data, twice the kills (not part of `make test`).
 soak: venv
 	FINTRA_SOAK=1 $(BIN)/pytest tests/integration/test_faults.py
+
+# Throughput, latency, rebuild, state and CPU on generated data; writes bench/RESULTS.md and
+# bench/results.json (not part of `make test`). BENCH_SCALE=0.05 shrinks it, 2 grows it.
+BENCH_SCALE ?= 1
+bench: venv
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python bench/run.py
 
 unit: venv
 	$(BIN)/pytest -m "not integration and not e2e"
