@@ -811,6 +811,12 @@ def _streams_in_group(group: _Group) -> list[_Candidate]:
     return found
 
 
+@functools.lru_cache(maxsize=16_384)
+def _group_streams(members: tuple[_Point, ...], history_days: int) -> tuple[_Candidate, ...]:
+    """The streams of one group, remembered: a profile's new data touches few of its groups."""
+    return tuple(_streams_in_group(_Group.of(members, history_days)))
+
+
 class _GroupKey(NamedTuple):
     account_id: str
     currency: str
@@ -877,10 +883,13 @@ def detect_streams(
         return []
     first, latest = min(p.day for p in points), max(p.day for p in points)
     today = as_of if as_of is not None else latest
-    history_days = (latest - first).days + 1
+    # The span counts whole weeks: a day more of history leaves every group's background
+    # rate, and so its streams, as they were, and the search reruns only for the groups
+    # that gained a transaction.
+    history_days = -(-((latest - first).days + 1) // 7) * 7
     streams: list[RecurringStream] = []
     for key, members in _groups(points).items():
-        found = _streams_in_group(_Group.of(members, history_days))
+        found = _group_streams(tuple(members), history_days)
         ordered = sorted(found, key=lambda c: (_average(c), c.hits[0].point.ordinal, _rank(c)))
         streams.extend(_stream(key, c, ordinal, today) for ordinal, c in _numbered(ordered))
     return sorted(streams, key=lambda s: s.stream_id)
