@@ -52,6 +52,8 @@ def recurring_view(state: ProfileState) -> list[dict[str, Any]]:
             currency=entry.currency,
             merchant_key=entry.merchant_key,
             status_pending=entry.pending,
+            category=entry.category,
+            merchant_name=entry.merchant,
         )
         for txn_id, entry in state.transactions.items()
     ]

@@ -35,7 +35,7 @@ import functools
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -64,6 +64,9 @@ class TxPoint:
         merchant_key: A normalised counterparty name; may be empty.
         status_pending: Pending transactions are ignored: they may still change or vanish,
             and a posted copy usually follows under another id.
+        category: The FOS category path enrichment gave it; decides what kind of habit a
+            stream is where it says (rent is a bill, a streaming service a subscription).
+        merchant_name: The clean merchant name, which names the stream.
     """
 
     transaction_id: str
@@ -73,6 +76,8 @@ class TxPoint:
     currency: str
     merchant_key: str
     status_pending: bool
+    category: tuple[str, ...] = ()
+    merchant_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -887,11 +892,12 @@ def detect_streams(
     # rate, and so its streams, as they were, and the search reruns only for the groups
     # that gained a transaction.
     history_days = -(-((latest - first).days + 1) // 7) * 7
+    labels = {p.transaction_id: (p.category, p.merchant_name) for p in points}
     streams: list[RecurringStream] = []
     for key, members in _groups(points).items():
         found = _group_streams(tuple(members), history_days)
         ordered = sorted(found, key=lambda c: (_average(c), c.hits[0].point.ordinal, _rank(c)))
-        streams.extend(_stream(key, c, ordinal, today) for ordinal, c in _numbered(ordered))
+        streams.extend(_stream(key, c, ordinal, today, labels) for ordinal, c in _numbered(ordered))
     return sorted(streams, key=lambda s: s.stream_id)
 
 
@@ -943,10 +949,44 @@ def _next_date(candidate: _Candidate) -> dt.date:
     return max(nominal, dt.date.fromordinal(last.point.ordinal + 1))
 
 
+#: What a stream's category says of it, where it says something: income that is pay or
+#: returns, and outflows that are obligations (bills) or discretionary (subscriptions).
+_TYPE_OF_CATEGORY: Final[dict[tuple[str, ...], RecurringStreamType]] = {
+    ("Income", "Salary"): RecurringStreamType.SALARY,
+    ("Income", "Pension"): RecurringStreamType.SALARY,
+    ("Income", "Dividends"): RecurringStreamType.DIVIDEND,
+    ("Income", "Interest"): RecurringStreamType.DIVIDEND,
+    ("Housing", "Rent"): RecurringStreamType.BILL,
+    ("Housing", "Mortgage"): RecurringStreamType.BILL,
+    ("Bills", "Utilities"): RecurringStreamType.BILL,
+    ("Bills", "Insurance"): RecurringStreamType.BILL,
+    ("Bills", "Internet and TV"): RecurringStreamType.BILL,
+    ("Bills", "Mobile Phone"): RecurringStreamType.BILL,
+    ("Loans",): RecurringStreamType.BILL,
+    ("Bills", "Software and Subscriptions"): RecurringStreamType.SUBSCRIPTION,
+    ("Entertainment", "Streaming"): RecurringStreamType.SUBSCRIPTION,
+    ("Entertainment", "Music"): RecurringStreamType.SUBSCRIPTION,
+    ("Entertainment", "Digital Media"): RecurringStreamType.SUBSCRIPTION,
+}
+
+
 def _stream_type(
-    direction: RecurringDirection, frequency: Frequency, is_variable: bool
+    direction: RecurringDirection,
+    frequency: Frequency,
+    is_variable: bool,
+    category: tuple[str, ...] = (),
 ) -> RecurringStreamType:
-    """Classify by shape alone: direction, frequency and whether the amount varies."""
+    """Classify by the stream's category where it tells, else by shape.
+
+    The shape is the direction, the frequency and whether the amount varies. A category
+    counts only in the direction it belongs to (a refund from a streaming service is not
+    a subscription).
+    """
+    for length in (2, 1):
+        kind = _TYPE_OF_CATEGORY.get(category[:length]) if len(category) >= length else None
+        inflow = kind in (RecurringStreamType.SALARY, RecurringStreamType.DIVIDEND)
+        if kind is not None and inflow == (direction is RecurringDirection.INFLOW):
+            return kind
     if direction is RecurringDirection.INFLOW:
         if frequency in (Frequency.QUARTERLY, Frequency.ANNUALLY):
             return RecurringStreamType.DIVIDEND
@@ -967,8 +1007,19 @@ def _status(candidate: _Candidate, next_date: dt.date, today: dt.date) -> Recurr
     return RecurringStatus.EARLY_DETECTION
 
 
-def _stream(key: _GroupKey, candidate: _Candidate, ordinal: int, today: dt.date) -> RecurringStream:
+def _stream(
+    key: _GroupKey,
+    candidate: _Candidate,
+    ordinal: int,
+    today: dt.date,
+    labels: Mapping[str, tuple[tuple[str, ...], str]],
+) -> RecurringStream:
     frequency = candidate.grid.frequency
+    # The category most of its transactions carry (ties to the greater path), and the
+    # merchant's name as its latest transaction gives it.
+    tally = Counter(labels[h.point.transaction_id][0] for h in candidate.hits)
+    category = max(tally, key=lambda path: (tally[path], path))
+    merchant_name = labels[candidate.hits[-1].point.transaction_id][1]
     parts = [key.account_id, key.direction.value, key.merchant_key, frequency.value]
     if ordinal:
         parts.append(str(ordinal))
@@ -977,8 +1028,8 @@ def _stream(key: _GroupKey, candidate: _Candidate, ordinal: int, today: dt.date)
     unnamed = "Unnamed payer" if key.direction is RecurringDirection.INFLOW else "Unnamed payee"
     return RecurringStream(
         stream_id=derived_id("rst", *parts),
-        name=key.merchant_key or unnamed,
-        type=_stream_type(key.direction, frequency, is_variable),
+        name=merchant_name or key.merchant_key or unnamed,
+        type=_stream_type(key.direction, frequency, is_variable, category),
         direction=key.direction,
         account_id=key.account_id,
         currency=key.currency,

@@ -29,6 +29,7 @@ from tests.support.envelopes import FIXTURES, envelope, plaid_fixture, sync_page
 LIMITS = DecodeLimits()
 SOURCES = {
     "USER_OVERRIDE",
+    "TENANT_RULE",
     "VENDOR",
     "MCC",
     "MERCHANT_DICTIONARY",

@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -292,3 +293,24 @@ def test_precision_and_recall_per_frequency_on_a_200_profile_corpus() -> None:
         assert scores["true_positives"] >= 50, frequency
         assert scores["precision"] >= 0.95, (frequency, scores)
         assert scores["recall"] >= 0.95, (frequency, scores)
+
+
+def labelled(points: list[TxPoint], category: tuple[str, ...], name: str) -> list[TxPoint]:
+    return [replace(p, category=category, merchant_name=name) for p in points]
+
+
+def test_the_category_says_what_kind_of_habit_a_stream_is_and_the_merchant_names_it() -> None:
+    due = [month_day(y, m + 1, 1) for y, m in months(dt.date(2023, 1, 1), 12)]
+    rent = monthly("rent", "landlord", due, [-120000] * 12)
+    # By shape alone fixed monthly rent looks like a subscription; its category says bill.
+    (by_shape,) = detect_streams(rent)
+    assert by_shape.type is RecurringStreamType.SUBSCRIPTION
+    (stream,) = detect_streams(labelled(rent, ("Housing", "Rent"), "Oakwood Lettings"))
+    assert stream.type is RecurringStreamType.BILL
+    assert stream.name == "Oakwood Lettings"
+    # An inflow's category that names an outflow habit is ignored: the shape decides.
+    refunds = [replace(p, amount_minor=1599) for p in netflix_with_a_missed_month()]
+    (refund,) = detect_streams(labelled(refunds, ("Entertainment", "Streaming"), "Netflix"))
+    assert refund.type is RecurringStreamType.SALARY
+    interest = labelled(refunds, ("Income", "Interest"), "Big Bank")
+    assert detect_streams(interest)[0].type is RecurringStreamType.DIVIDEND
