@@ -35,6 +35,9 @@ REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 FINTRA: Final = (sys.executable, "-m", "fintra.cli")
 #: A stopped run gets this long to shut its workers down before it is killed.
 STOP_GRACE_S: Final = 30.0
+#: Worker processes of the end-to-end and latency runs: one per core unless
+#: ``BENCH_PROCESSES`` says otherwise (the CPU stage runs 1 to 4 regardless).
+PROCESSES: Final = int(os.environ.get("BENCH_PROCESSES") or os.cpu_count() or 1)
 #: What ``fintra run``'s supervisor prints when it restarts a crashed cluster.
 RESTART_LINE: Final = "a worker failed"
 

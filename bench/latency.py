@@ -23,7 +23,7 @@ from typing import Any, Final
 import orjson
 import psycopg
 from confluent_kafka import KafkaError, Message, Producer
-from harness import Bench, Namespace, Result, added_count, say
+from harness import PROCESSES, Bench, Namespace, Result, added_count, say
 
 from fintra.samples import Sample
 from fintra.settings import CONNECT_SYNC_TOPIC
@@ -146,7 +146,7 @@ def latency(bench: Bench, rate: float, seconds: float, drain_s: float, sample: S
     """Produce ``sample`` at ``rate`` transactions/s for ``seconds``; measure visibility."""
     bench.prepare(LAT)
     run = LatencyRun(bench, sample.envelopes, rate)
-    proc = bench.spawn(["run"], LAT, "latency_run")
+    proc = bench.spawn(["run", "--processes", str(PROCESSES)], LAT, "latency_run")
     run.watcher.start()
     try:
         run.warm_up(int(rate * seconds * WARMUP_SHARE) + 1, lambda: proc.poll() is None)

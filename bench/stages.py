@@ -14,6 +14,7 @@ from typing import Any, Final
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 from harness import (
+    PROCESSES,
     Bench,
     Namespace,
     Result,
@@ -101,10 +102,11 @@ def end_to_end(bench: Bench, plan: Plan, sample: Sample) -> Result:
     bench.prepare(idle)
     bench.prepare(E2E)
     published = bench.ingest(E2E, sample.envelopes)
-    base = bench.timed(["run", "--until-idle"], idle, "e2e_idle", plan.e2e_timeout_s)
+    command = ["run", "--until-idle", "--processes", str(PROCESSES)]
+    base = bench.timed(command, idle, "e2e_idle", plan.e2e_timeout_s)
     say(f"e2e: start-up and shut-down alone take {base.seconds:.1f}s")
-    say(f"e2e: published {published:,} envelopes; running `fintra run --until-idle`")
-    run = bench.timed(["run", "--until-idle"], E2E, "e2e_run", plan.e2e_timeout_s)
+    say(f"e2e: published {published:,} envelopes; running `fintra {' '.join(command)}`")
+    run = bench.timed(command, E2E, "e2e_run", plan.e2e_timeout_s)
     with bench.connect(E2E) as conn:
         transactions = transactions_logged(conn)
         events = events_logged(conn)
@@ -123,6 +125,7 @@ def end_to_end(bench: Bench, plan: Plan, sample: Sample) -> Result:
         "e2e_complete": not run.timed_out and run.returncode == 0,
         "e2e_outbox_left": unpublished,
         "e2e_restarts": run.restarts,
+        "e2e_processes": PROCESSES,
     }
     say(
         f"e2e: {transactions:,} transactions ({events:,} events) in {run.seconds:.1f}s "

@@ -8,6 +8,9 @@ old projections or the new, never a mix. Running it twice gives the same bytes.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -29,6 +32,11 @@ PROJECTION_TABLES: Final = (
     "transaction_search",
 )
 _BATCH: Final = 200
+_MAX_SHARDS: Final = 8
+
+
+class RebuildError(RuntimeError):
+    """A rebuild that could not finish; the live projections are left as they were."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,26 +70,79 @@ def rebuild(database_url: str, schema: str, *, progress: Progress | None = None)
 def _project_all(
     database_url: str, schema: str, fresh: str, progress: Progress | None
 ) -> tuple[int, int]:
-    writer = EventLogWriter(database_url, fresh)
-    profiles = events = 0
+    """Project every profile, sharded over one process per core; return profiles and events.
+
+    Profiles are independent, so each process replays and writes its own share; what they
+    write together does not depend on how many there are.
+    """
+    with psycopg.connect(database_url) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+        total = _profile_count(conn)
+    shards = max(1, min(os.cpu_count() or 1, _MAX_SHARDS))
+    context = multiprocessing.get_context("spawn")
+    reports: multiprocessing.Queue[tuple[str, int, int, str]] = context.Queue()
+    workers = [
+        context.Process(
+            target=_project_shard,
+            args=(database_url, schema, fresh, (index, shards), reports),
+            daemon=True,
+        )
+        for index in range(shards)
+    ]
+    for worker in workers:
+        worker.start()
+    profiles = events = finished = 0
     try:
-        with psycopg.connect(database_url) as conn:
-            conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
-            total = _profile_count(conn)
-            for batch in _batches(_documents(conn), _BATCH):
-                writer.write(list(batch))
-                profiles += len(batch)
-                events += sum(doc.version for doc in batch)
-                if progress is not None:
-                    progress(profiles, total)
+        while finished < shards:
+            try:
+                kind, count, replayed, error = reports.get(timeout=1.0)
+            except queue.Empty:
+                if any(w.exitcode not in (None, 0) for w in workers):
+                    msg = "a rebuild process stopped without reporting"
+                    raise RebuildError(msg) from None
+                continue
+            if kind == "error":
+                raise RebuildError(error)
+            if kind == "done":
+                finished += 1
+                continue
+            profiles, events = profiles + count, events + replayed
+            if progress is not None:
+                progress(profiles, total)
     finally:
-        writer.close()
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
     return profiles, events
 
 
-def _documents(conn: psycopg.Connection[Any]) -> Iterator[ProfileDocument]:
-    for stream_key, stream in read_streams(conn, None):
-        yield projection(replay(stream_key, stream), stream)
+def _project_shard(
+    database_url: str,
+    schema: str,
+    fresh: str,
+    shard: tuple[int, int],
+    reports: multiprocessing.Queue[tuple[str, int, int, str]],
+) -> None:
+    """Replay, project and write one shard of the profiles, reporting each batch."""
+    writer = EventLogWriter(database_url, fresh)
+    try:
+        with psycopg.connect(database_url) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+            for batch in _batches(_documents(conn, shard), _BATCH):
+                writer.write(list(batch))
+                reports.put(("batch", len(batch), sum(doc.version for doc in batch), ""))
+        reports.put(("done", 0, 0, ""))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        reports.put(("error", 0, 0, f"{type(exc).__name__}: {exc}"))
+    finally:
+        writer.close()
+
+
+def _documents(conn: psycopg.Connection[Any], shard: tuple[int, int]) -> Iterator[ProfileDocument]:
+    with conn.transaction():
+        for stream_key, stream in read_streams(conn, None, shard=shard):
+            yield projection(replay(stream_key, stream), stream)
 
 
 def _batches(items: Iterator[ProfileDocument], size: int) -> Iterator[list[ProfileDocument]]:

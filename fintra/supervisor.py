@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -161,7 +162,20 @@ class Supervisor:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now, below the range the system draws outgoing connections' ports from.
+
+    A port picked by binding to 0 comes from that range, so one worker's connection to a
+    peer could take it before the worker meant to listen on it had bound it.
+    """
+    while True:
+        port = random.randrange(*_LISTEN_PORTS)  # noqa: S311 - not a secret
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+
+
+#: Below Linux's default ephemeral range (32768-60999), above the well-known ports.
+_LISTEN_PORTS: Final = (20_000, 32_000)

@@ -19,6 +19,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 from prometheus_client import Counter, Histogram
 from psycopg import sql
+from psycopg.types.json import set_json_loads
 
 from flows.exceptions import StoreError
 from flows.metrics import RECEIPTS, observe_latency
@@ -601,6 +602,7 @@ class StreamHistory:
             conn.execute(
                 sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self._schema))
             )
+            set_json_loads(orjson.loads, conn)
             self._conn = conn
         return self._conn
 

@@ -256,7 +256,14 @@ def _apply_item(
     if isinstance(item, AcceptedPlatformData):
         return apply_platform_data(state, item.data, item.metric, origin)
     if isinstance(item, TenantDefaults):
-        return apply_tenant_defaults(state, item.base_currency, item.rules, item.metrics, origin)
+        return apply_tenant_defaults(
+            state,
+            item.base_currency,
+            item.rules,
+            item.metrics,
+            origin,
+            offsets=(item.base_currency_offset, item.rules_offset),
+        )
     if isinstance(item, CommandRecord | EnrichRecord):
         return _apply_request(state, item, origin, limits)
     if isinstance(item, DayClosed):

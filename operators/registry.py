@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from operators.decode import DecodeLimits, parse_json, validate_model
 from operators.exceptions import RejectedInput
@@ -32,10 +32,15 @@ from schemas.records import DeadLetter, RawRecord, Reason
 
 @dataclass(frozen=True, slots=True)
 class RegisteredMetric:
-    """A metric definition as registered, with the hash that names its version."""
+    """A metric definition as registered, with the hash that names its version.
+
+    ``offset`` is the position of the record that registered it in the registry topic; a
+    metric's records share a partition (they share a key), so it orders them.
+    """
 
     definition: dict[str, Any]
     definition_hash: str
+    offset: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,28 +56,40 @@ class TenantRegistry:
     base_currency: str | None = None
     profiles: frozenset[str] = frozenset()
     rules: dict[str, Any] | None = None
+    #: Where each part was last set: ``base_currency``, ``rules``, and removed metrics'
+    #: ids (their tombstones' positions).
+    offsets: dict[str, int] = field(default_factory=dict)
 
-    def evaluated_metrics(self) -> tuple[dict[str, Any], ...]:
-        """The definitions each profile evaluates itself: those with ``logic``."""
-        return tuple(
+    def metric_entries(self) -> tuple[dict[str, Any], ...]:
+        """Every metric as its profiles see it, with the position that set it.
+
+        A metric with ``logic`` is evaluated by each profile; one without, or removed,
+        comes with ``logic: None``, so a profile drops it if it held it.
+        """
+        entries = [
             {
                 "metric_id": metric_id,
                 "display_name": metric.definition["display_name"],
                 "return_type": metric.definition["return_type"],
-                "logic": metric.definition["logic"],
+                "logic": metric.definition.get("logic"),
                 "definition_hash": metric.definition_hash,
+                "offset": metric.offset,
             }
-            for metric_id, metric in sorted(self.metrics.items())
-            if metric.definition.get("logic") is not None
-        )
+            for metric_id, metric in self.metrics.items()
+        ]
+        entries += [
+            {"metric_id": metric_id[len(_REMOVED) :], "logic": None, "offset": offset}
+            for metric_id, offset in self.offsets.items()
+            if metric_id.startswith(_REMOVED)
+        ]
+        return tuple(sorted(entries, key=lambda entry: entry["metric_id"]))
 
     def configured(self) -> bool:
         """Whether the tenant has anything its profiles must be told of."""
-        return (
-            self.base_currency is not None
-            or self.rules is not None
-            or any(m.definition.get("logic") is not None for m in self.metrics.values())
-        )
+        return bool(self.offsets) or bool(self.metrics)
+
+
+_REMOVED: Final = "removed:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +106,16 @@ class TenantDefaults:
     base_currency: str | None
     rules: dict[str, Any] | None = None
     metrics: tuple[dict[str, Any], ...] = ()
+    #: Where the base currency and the rules were set (``-1``: never).
+    base_currency_offset: int = -1
+    rules_offset: int = -1
 
 
 def _addressed(
     registry: TenantRegistry, record: RawRecord, profiles: Iterable[str]
 ) -> list[TenantDefaults]:
     """The tenant's configuration as it stands, for each of ``profiles``."""
-    metrics = registry.evaluated_metrics()
+    metrics = registry.metric_entries()
     return [
         TenantDefaults(
             record,
@@ -103,6 +123,8 @@ def _addressed(
             registry.base_currency,
             registry.rules,
             metrics,
+            registry.offsets.get("base_currency", -1),
+            registry.offsets.get("rules", -1),
         )
         for profile in sorted(profiles)
     ]
@@ -148,7 +170,8 @@ def apply_definition(
     if record.value is None:
         metrics = dict(registry.metrics)
         metrics.pop(metric_id, None)
-        return _with_metrics(registry, metrics, record)
+        offsets = {**registry.offsets, _REMOVED + metric_id: record.offset}
+        return _with_metrics(replace(registry, offsets=offsets), metrics, record)
     document = parse_json(record.value, limits)
     try:
         definition = validate_model(MetricDefinition, document, prefix="")
@@ -163,8 +186,12 @@ def apply_definition(
     doc = definition.model_dump(mode="json")
     if doc["logic"] is not None:
         _compile(doc)
-    metrics = {**registry.metrics, metric_id: RegisteredMetric(doc, content_hash(doc))}
-    return _with_metrics(registry, metrics, record)
+    metrics = {
+        **registry.metrics,
+        metric_id: RegisteredMetric(doc, content_hash(doc), record.offset),
+    }
+    offsets = {k: v for k, v in registry.offsets.items() if k != _REMOVED + metric_id}
+    return _with_metrics(replace(registry, offsets=offsets), metrics, record)
 
 
 def _compile(definition: dict[str, Any]) -> None:
@@ -183,8 +210,6 @@ def _with_metrics(
     registry: TenantRegistry, metrics: dict[str, RegisteredMetric], record: RawRecord
 ) -> tuple[TenantRegistry, list[TenantDefaults]]:
     updated = replace(registry, metrics=metrics)
-    if updated.evaluated_metrics() == registry.evaluated_metrics():
-        return updated, []
     return updated, _addressed(updated, record, updated.profiles)
 
 
@@ -213,7 +238,8 @@ def apply_rules(
             msg = f"rules name tenant {rule_set.tenant_id!r} but the key is {tenant!r}"
             raise RejectedInput(Reason.TENANT_MISMATCH, "tenant_id", msg)
         rules = {**rule_set.source, "digest": rule_set.digest}
-    updated = replace(registry, rules=rules)
+    offsets = {**registry.offsets, "rules": record.offset}
+    updated = replace(registry, rules=rules, offsets=offsets)
     return updated, _addressed(updated, record, updated.profiles)
 
 
@@ -271,7 +297,8 @@ def apply_settings(
         currency_exponent(settings.base_currency)
     except MoneyError as exc:
         raise RejectedInput(Reason.UNKNOWN_CURRENCY, "base_currency", exc.message) from exc
-    updated = replace(registry, base_currency=settings.base_currency)
+    offsets = {**registry.offsets, "base_currency": record.offset}
+    updated = replace(registry, base_currency=settings.base_currency, offsets=offsets)
     return updated, _addressed(updated, record, updated.profiles)
 
 

@@ -42,6 +42,8 @@ def refresh_metrics(
     views: list[TxView] | None = None
     changed = []
     for metric_id, definition in sorted(state.metric_definitions.items()):
+        if definition["logic"] is None:
+            continue  # removed: its tombstone only keeps its position
         metric = compiled_metric(metric_id, definition["logic"], definition["return_type"])
         if metric.aggregation.is_money and currency is None:
             continue  # nothing to value money in until the profile has an account
@@ -117,6 +119,7 @@ def _reads_recurring(state: ProfileState) -> bool:
     return any(
         "is_recurring" in _fields(compiled_metric(m, d["logic"], d["return_type"]).filter_ast)
         for m, d in state.metric_definitions.items()
+        if d["logic"] is not None
     )
 
 

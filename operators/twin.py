@@ -144,6 +144,10 @@ class ProfileState:
     import_seq: int = 0
     noops: int = 0
     tenant_rules: Mapping[str, Any] | None = None
+    #: Where the tenant's base currency and rules were last set (registry positions).
+    tenant_config_offsets: Mapping[str, int] = field(default_factory=dict)
+    #: The tenant's metric definitions by id, each with its position; one without
+    #: ``logic`` is a tombstone and is not evaluated.
     metric_definitions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     metric_values: Mapping[str, MetricReading] = field(default_factory=dict)
 
@@ -217,6 +221,7 @@ class _Work:
         self.category_overrides = dict(state.category_overrides)
         self.links = dict(state.links)
         self.tenant_rules = state.tenant_rules
+        self.tenant_config_offsets = state.tenant_config_offsets
         self.metric_definitions = state.metric_definitions
         self.metric_values = dict(state.metric_values)
         self.events: list[Event] = []
@@ -260,6 +265,7 @@ class _Work:
             category_overrides=self.category_overrides,
             links=self.links,
             tenant_rules=self.tenant_rules,
+            tenant_config_offsets=self.tenant_config_offsets,
             metric_definitions=self.metric_definitions,
             metric_values=self.metric_values,
             **changes,
@@ -573,33 +579,74 @@ def apply_platform_data(
     return work.freeze(), work.events
 
 
-def apply_tenant_defaults(
+def apply_tenant_defaults(  # noqa: PLR0913 - each part of the configuration and its position
     state: ProfileState,
     base_currency: str | None,
     rules: Mapping[str, Any] | None,
     metrics: Iterable[Mapping[str, Any]],
     origin: EventSourceInfo,
+    *,
+    offsets: tuple[int, int] = (0, 0),
 ) -> tuple[ProfileState, list[Event]]:
     """Record what of the tenant's configuration changed in the profile's stream.
 
     That is its default base currency, its enrichment rules and the metric definitions to
-    evaluate; each part that differs from what the twin holds is one event.
+    evaluate; each part that differs from what the twin holds is one event. Each part comes
+    with the position of the record that set it (``offsets`` for the base currency and the
+    rules, an ``offset`` in each metric), and a part older than the twin's is ignored: when
+    every input is read again, the tenant's configuration is rebuilt one record at a time,
+    and its intermediate states must not undo what the twin already has.
     """
     source = origin.source("tenant")
     # Defaults have no event time of their own; the profile's last event time keeps the
     # stream's time monotonic and the result independent of when the default arrived.
     work = _Work(state, state.last_occurred_at or "1970-01-01T00:00:00Z", source)
-    if base_currency is not None and state.tenant_base_currency != base_currency:
-        work.emit(EventType.TENANT_DEFAULTS_APPLIED, {"base_currency": base_currency})
-    if _digest(rules) != _digest(state.tenant_rules):
-        work.emit(EventType.TENANT_RULES_APPLIED, {"rules": None if rules is None else dict(rules)})
-    definitions = sorted((dict(m) for m in metrics), key=lambda d: d["metric_id"])
-    held = [state.metric_definitions[k] for k in sorted(state.metric_definitions)]
-    if [d["definition_hash"] for d in definitions] != [d["definition_hash"] for d in held]:
-        work.emit(EventType.METRIC_DEFINITIONS_APPLIED, {"definitions": definitions})
+    held = state.tenant_config_offsets
+    currency_at, rules_at = offsets
+    if (
+        base_currency is not None
+        and currency_at > held.get("base_currency", -1)
+        and state.tenant_base_currency != base_currency
+    ):
+        payload = {"base_currency": base_currency, "offset": currency_at}
+        work.emit(EventType.TENANT_DEFAULTS_APPLIED, payload)
+    if rules_at > held.get("rules", -1) and _digest(rules) != _digest(state.tenant_rules):
+        payload = {"rules": None if rules is None else dict(rules), "offset": rules_at}
+        work.emit(EventType.TENANT_RULES_APPLIED, payload)
+    definitions = _merged_definitions(state.metric_definitions, metrics)
+    if definitions != state.metric_definitions:
+        listed = [definitions[k] for k in sorted(definitions)]
+        work.emit(EventType.METRIC_DEFINITIONS_APPLIED, {"definitions": listed})
     if not work.events:
         return state, []
     return work.freeze(), work.events
+
+
+def _merged_definitions(
+    held: Mapping[str, Mapping[str, Any]], incoming: Iterable[Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The twin's metric definitions updated by the newer of the incoming ones.
+
+    A definition without ``logic`` (removed, or not evaluated by profiles) replaces one the
+    twin held, as a tombstone that keeps its position; it is not recorded otherwise.
+    """
+    merged = dict(held)
+    for entry in incoming:
+        current = merged.get(entry["metric_id"])
+        if current is not None and entry["offset"] <= current["offset"]:
+            continue
+        if current is None and entry["logic"] is None:
+            continue
+        if current is not None and _same_definition(current, entry):
+            continue
+        merged[entry["metric_id"]] = dict(entry)
+    return merged
+
+
+def _same_definition(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a["logic"] is None and b["logic"] is None:
+        return True
+    return a.get("definition_hash") == b.get("definition_hash") and a["logic"] == b["logic"]
 
 
 def apply_reenrichment(
@@ -916,6 +963,9 @@ def _evolve_tick(work: _Work, event: Event) -> None:
 
 def _evolve_tenant_defaults(work: _Work, event: Event) -> None:
     work.tenant_base_currency = event.payload["base_currency"]
+    if "offset" in event.payload:
+        offsets = {**work.tenant_config_offsets, "base_currency": event.payload["offset"]}
+        work.tenant_config_offsets = offsets
 
 
 def _evolve_enriched(work: _Work, event: Event) -> None:
@@ -944,12 +994,14 @@ _PATHS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {}
 
 def _evolve_tenant_rules(work: _Work, event: Event) -> None:
     work.tenant_rules = event.payload["rules"]
+    work.tenant_config_offsets = {**work.tenant_config_offsets, "rules": event.payload["offset"]}
 
 
 def _evolve_metric_definitions(work: _Work, event: Event) -> None:
     definitions = {d["metric_id"]: d for d in event.payload["definitions"]}
     work.metric_definitions = definitions
-    for metric_id in [m for m in work.metric_values if m not in definitions]:
+    evaluated = {m for m, d in definitions.items() if d["logic"] is not None}
+    for metric_id in [m for m in work.metric_values if m not in evaluated]:
         del work.metric_values[metric_id]
 
 

@@ -218,3 +218,28 @@ def test_every_faulty_part_is_listed() -> None:
         apply_definition(TenantRegistry("t_001"), record, LIMITS)
     fields = [p["field"] for p in caught.value.problems]
     assert fields == ["filter", "aggregation", "window"]
+
+
+def test_an_older_partial_configuration_read_again_changes_nothing() -> None:
+    envelopes = generate(SampleSpec(seed=7, tenants=1, profiles_per_tenant=1, months=3)).envelopes
+    seen = note_profile(TenantRegistry("t_001"), sync_records(envelopes)[0])[0]  # type: ignore[arg-type]
+    second = {**WEEKEND_COFFEE, "metric_id": "coffee_count", "return_type": "NUMBER"}
+    second["logic"] = {**WEEKEND_COFFEE["logic"], "aggregation": "COUNT(*)"}  # type: ignore[dict-item]
+    _, complete = register(seen, WEEKEND_COFFEE, second)
+    state, _, _ = fold([*sync_records(envelopes), *complete])
+    assert set(state.metric_definitions) == {"weekend_coffee", "coffee_count"}
+    # A registry rebuilt from the first record alone (its topic read again from the start)
+    # addresses a configuration without the second metric: it is older, and ignored.
+    _, partial = register(seen, WEEKEND_COFFEE)
+    again, outputs = process(state, "t_001:p_0001", partial[0], LIMITS)
+    assert outputs == []
+    assert again.metric_definitions == state.metric_definitions
+    # A removal recorded after both takes the metric away.
+    registry = register(seen, WEEKEND_COFFEE, second)[0]
+    removal = RawRecord(b"t_001:coffee_count", None, "brain.registry.v1", 0, 5)
+    _, removed = apply_definition(registry, removal, LIMITS)
+    after, outputs = process(state, "t_001:p_0001", removed[0], LIMITS)
+    assert [o.type for o in outputs if isinstance(o, Event)] == [
+        EventType.METRIC_DEFINITIONS_APPLIED
+    ]
+    assert set(after.metric_values) == {"weekend_coffee"}
