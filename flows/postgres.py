@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 import psycopg
@@ -32,6 +32,7 @@ from schemas.money import format_minor
 SinkItem = Event | ProfileDocument
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENT_COLUMNS: Final = (
     "event_id",
@@ -406,25 +407,11 @@ class EventLogWriter:
 
     def _retrying(self, work: Callable[[], int]) -> int:
         """Run ``work``; a lost connection is retried with backoff, then is a ``StoreError``."""
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return work()
-            except psycopg.OperationalError as exc:
-                self.close()
-                if attempt == self._attempts:
-                    msg = f"PostgreSQL unreachable after {attempt} attempts: {exc}"
-                    raise StoreError(msg) from exc
-                delay = min(0.2 * 2**attempt, 10.0)
-                _log.warning("PostgreSQL write failed (%s); retrying in %.1fs", exc, delay)
-                time.sleep(delay)
-        raise AssertionError  # pragma: no cover - the loop returns or raises
+        return _with_retries(work, self._attempts, self.close, "write")
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = psycopg.connect(self._url, autocommit=True)
-            conn.execute(
-                sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self._schema))
-            )
+            conn = _open(self._url, self._schema)
             conn.execute(_SETUP)
             conn.autocommit = False
             self._conn = conn
@@ -539,6 +526,29 @@ class PostgresSink(DynamicSink[SinkItem]):
         return _PostgresPartition(writer)
 
 
+def _open(url: str, schema: str) -> psycopg.Connection:
+    """An autocommit connection that finds the deployment's tables first."""
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+    return conn
+
+
+def _with_retries(work: Callable[[], T], attempts: int, reset: Callable[[], None], what: str) -> T:
+    """Run ``work``; a lost connection is reset and retried with backoff, then raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except psycopg.OperationalError as exc:
+            reset()
+            if attempt == attempts:
+                msg = f"PostgreSQL unreachable after {attempt} attempts: {exc}"
+                raise StoreError(msg) from exc
+            delay = min(0.2 * 2**attempt, 10.0)
+            _log.warning("PostgreSQL %s failed (%s); retrying in %.1fs", what, exc, delay)
+            time.sleep(delay)
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
 _READ_STREAM: Final = (
     "SELECT event_id, type, schema_version, tenant_id, profile_id, stream_version,"
     " occurred_at, source, payload, payload_hash, prev_hash FROM core_events"
@@ -584,24 +594,16 @@ class StreamHistory:
     def __call__(self, stream_key: str) -> list[Event]:
         """Return the profile's events in stream order (none for a new profile)."""
         tenant_id, _, profile_id = stream_key.partition(":")
-        for attempt in range(1, self._attempts + 1):
-            try:
-                rows = self._connection().execute(_READ_STREAM, (tenant_id, profile_id))
-                return [event_from_row(row) for row in rows.fetchall()]
-            except psycopg.OperationalError as exc:
-                self.close()
-                if attempt == self._attempts:
-                    msg = f"PostgreSQL unreachable after {attempt} attempts: {exc}"
-                    raise StoreError(msg) from exc
-                time.sleep(min(0.2 * 2**attempt, 10.0))
-        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+        def read() -> list[Event]:
+            rows = self._connection().execute(_READ_STREAM, (tenant_id, profile_id))
+            return [event_from_row(row) for row in rows.fetchall()]
+
+        return _with_retries(read, self._attempts, self.close, "read")
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            conn = psycopg.connect(self._url, autocommit=True)
-            conn.execute(
-                sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self._schema))
-            )
+            conn = _open(self._url, self._schema)
             set_json_loads(orjson.loads, conn)
             self._conn = conn
         return self._conn
