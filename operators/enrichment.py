@@ -11,11 +11,8 @@ re-derived after a change.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-
-import orjson
 
 from operators.categories import (
     BANK_FEES,
@@ -34,7 +31,6 @@ from operators.categories import (
 from operators.merchant_dictionary import DICTIONARY_VERSION, INTEREST_CHARGED
 from operators.merchants import resolve_merchant
 from operators.tenant_rules import RuleSet, first_match, parse_rules, rule_input
-from schemas.canonical import canonical_json
 
 USER_OVERRIDE: Final = "USER_OVERRIDE"
 TENANT_RULE: Final = "TENANT_RULE"
@@ -101,17 +97,25 @@ def enrich(
 
 
 def rule_set(rules: Mapping[str, Any] | None) -> RuleSet | None:
-    """The compiled tenant rules of a twin's rules document (cached by digest)."""
+    """The compiled tenant rules of a twin's rules document.
+
+    Every transaction asks, so the compiled rules are kept by the digest that names their
+    content: one parse per rule set and worker, then a dictionary lookup.
+    """
     if rules is None:
         return None
-    return _rule_set(str(rules["digest"]), canonical_json(rules))
+    digest = str(rules["digest"])
+    compiled = _RULE_SETS.get(digest)
+    if compiled is None:
+        if len(_RULE_SETS) >= _MAX_RULE_SETS:
+            _RULE_SETS.pop(next(iter(_RULE_SETS)))
+        compiled = parse_rules({k: v for k, v in rules.items() if k != "digest"})
+        _RULE_SETS[digest] = compiled
+    return compiled
 
 
-@functools.lru_cache(maxsize=256)
-def _rule_set(digest: str, document: bytes) -> RuleSet:
-    source = orjson.loads(document)
-    del source["digest"]
-    return parse_rules(source)
+_RULE_SETS: Final[dict[str, RuleSet]] = {}
+_MAX_RULE_SETS: Final = 256
 
 
 def _category(
