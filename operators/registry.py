@@ -104,11 +104,11 @@ class TenantDefaults:
     record: RawRecord
     stream_key: str
     base_currency: str | None
-    rules: dict[str, Any] | None = None
-    metrics: tuple[dict[str, Any], ...] = ()
+    rules: dict[str, Any] | None
+    metrics: tuple[dict[str, Any], ...]
     #: Where the base currency and the rules were set (``-1``: never).
-    base_currency_offset: int = -1
-    rules_offset: int = -1
+    base_currency_offset: int
+    rules_offset: int
 
 
 def _addressed(

@@ -586,7 +586,7 @@ def apply_tenant_defaults(  # noqa: PLR0913 - each part of the configuration and
     metrics: Iterable[Mapping[str, Any]],
     origin: EventSourceInfo,
     *,
-    offsets: tuple[int, int] = (0, 0),
+    offsets: tuple[int, int],
 ) -> tuple[ProfileState, list[Event]]:
     """Record what of the tenant's configuration changed in the profile's stream.
 
