@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-DICTIONARY_VERSION: Final = "2026.11.1"
+DICTIONARY_VERSION: Final = "2026.11.2"
 
 
 class MerchantEntry(NamedTuple):

@@ -180,6 +180,7 @@ _LEADING_PHRASES: Final = (
     "CKO *",
     "STRIPE *",
     "GOOGLE *",
+    "APL *",
     "WPY *",
     "FS *",
     "LS *",

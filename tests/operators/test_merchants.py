@@ -120,6 +120,8 @@ def test_aliases_survive_bank_decoration(entry: MerchantEntry, prefix: str, suff
         ("AMAZON.CO.UK*2K4L91 AMAZON.CO.UK", "amazon", "Amazon"),
         ("STARBUCKS COFFEE COMPA", "starbucks", "Starbucks"),
         ("APPLE.COM/BILL", "apple", "Apple"),
+        # Apple's own billing marker, from a bank CSV fixture.
+        ("APL*ITUNES.COM/BILL", "apple", "Apple"),
         ("UBER *EATS PENDING", "uber_eats", "Uber Eats"),
     ],
 )
