@@ -12,6 +12,7 @@ from psycopg import sql
 
 from fintra.samples import SampleSpec, generate, write_jsonl
 from tests.e2e.test_cli import _fintra
+from tests.operators.test_tenant_metrics import WEEKEND_COFFEE as FOS_WEEKEND_COFFEE
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +26,8 @@ RULES = {
         }
     ],
 }
-WEEKEND_COFFEE = {
-    "metric_id": "weekend_coffee",
-    "display_name": "Weekend Coffee Habit",
-    "return_type": "CURRENCY",
-    "logic": {
-        "filter": "category == 'Coffee' AND day_of_week IN ['Sat', 'Sun']",
-        "aggregation": "AVG(amount)",
-        "window": "90d",
-    },
-}
+# The FOS example as a tenant would file it: `fintra registry put` fills in the tenant.
+WEEKEND_COFFEE = {k: v for k, v in FOS_WEEKEND_COFFEE.items() if k != "tenant_id"}
 
 
 def query(env: dict[str, str], text: str, *params: Any) -> list[tuple[Any, ...]]:
