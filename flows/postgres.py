@@ -57,8 +57,6 @@ CREATE TEMP TABLE IF NOT EXISTS stage_balances
     (LIKE historical_balances INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_net_worth
     (LIKE historical_net_worth INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_outbox
-    (LIKE core_event_outbox INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_search (
     tenant_id text, profile_id text, transaction_id text, version bigint, kind text,
     account_id text, day date, amount_minor bigint, amount numeric, currency text,
@@ -161,7 +159,8 @@ FROM (SELECT DISTINCT date_trunc('month', occurred_at) AS month FROM stage_event
 """
 
 # Only events new to the log are appended, and only they enter the outbox: an event a
-# replayed batch repeats is dropped here and never published twice.
+# replayed batch repeats is dropped here and never published twice. The ids returned are
+# those the writer is to publish.
 _INSERT_EVENTS: Final = """
 WITH fresh AS (
     INSERT INTO core_event_ids (event_id, tenant_id, profile_id, stream_version, occurred_at)
@@ -174,17 +173,31 @@ WITH fresh AS (
     INSERT INTO core_events
     SELECT DISTINCT ON (s.event_id) s.* FROM stage_events s JOIN fresh USING (event_id)
     ORDER BY s.event_id
-    RETURNING event_id
+    RETURNING event_id, tenant_id, profile_id, stream_version, type
 )
-INSERT INTO core_event_outbox
-SELECT DISTINCT ON (o.event_id) o.* FROM stage_outbox o JOIN logged USING (event_id)
-ORDER BY o.event_id
+"""
+_LOGGED: Final = "SELECT event_id FROM logged"
+_QUEUE_LOGGED: Final = """
+INSERT INTO core_event_outbox (event_id, tenant_id, profile_id, stream_version, type)
+SELECT event_id, tenant_id, profile_id, stream_version, type FROM logged
+RETURNING event_id
 """
 
-_CLAIM_OUTBOX: Final = """
-SELECT event_id, tenant_id, profile_id, type, body FROM core_event_outbox
-ORDER BY tenant_id, profile_id, stream_version
-LIMIT %s FOR UPDATE SKIP LOCKED
+# The writer's own events, just committed: those no other writer's drain has claimed.
+_CLAIM_OWN: Final = """
+DELETE FROM core_event_outbox WHERE event_id IN (
+    SELECT event_id FROM core_event_outbox WHERE event_id = ANY(%s) FOR UPDATE SKIP LOCKED)
+RETURNING event_id
+"""
+
+# What a crash left between commit and acknowledgement, read back from the log.
+_CLAIM_LEFT: Final = """
+SELECT e.event_id, e.type, e.schema_version, e.tenant_id, e.profile_id, e.stream_version,
+    e.occurred_at, e.source, e.payload, e.payload_hash, e.prev_hash
+FROM core_event_outbox o JOIN core_events e ON e.tenant_id = o.tenant_id
+    AND e.profile_id = o.profile_id AND e.stream_version = o.stream_version
+ORDER BY o.tenant_id, o.profile_id, o.stream_version
+LIMIT %s FOR UPDATE OF o SKIP LOCKED
 """
 
 _UPSERT_PROFILES: Final = """
@@ -232,7 +245,7 @@ def event_row(event: Event) -> tuple[object, ...]:
         event.schema_version,
         event.occurred_at,
         orjson.dumps(event.source).decode(),
-        orjson.dumps(event.payload, option=orjson.OPT_SORT_KEYS).decode(),
+        event.canonical_payload().decode(),
         event.payload_hash,
         event.prev_hash,
     )
@@ -300,18 +313,6 @@ def write_search(cur: psycopg.Cursor[Any], rows: list[SearchRow]) -> None:
     cur.execute(_APPLY_SEARCH)
 
 
-def outbox_row(event: Event) -> tuple[object, ...]:
-    """Return the outbox row of an event: what the events topic will carry."""
-    return (
-        event.event_id,
-        event.tenant_id,
-        event.profile_id,
-        event.stream_version,
-        event.type,
-        event.to_json(),
-    )
-
-
 class EventPublisher:
     """Publishes outbox rows to the events topic and waits for every acknowledgement."""
 
@@ -327,8 +328,8 @@ class EventPublisher:
             }
         )
 
-    def publish(self, rows: list[tuple[Any, ...]]) -> None:
-        """Send rows ``(event_id, tenant_id, profile_id, type, body)`` keyed by profile.
+    def publish(self, events: Iterable[Event]) -> None:
+        """Send events keyed by profile and wait until the broker has acknowledged them all.
 
         Raises:
             StoreError: when the broker refuses any of them or does not answer in time.
@@ -339,15 +340,15 @@ class EventPublisher:
             if error is not None:
                 failures.append(error)
 
-        for event_id, tenant_id, profile_id, event_type, body in rows:
+        for event in events:
             self._producer.produce(
                 self._topic,
-                key=f"{tenant_id}:{profile_id}".encode(),
-                value=bytes(body),
+                key=f"{event.tenant_id}:{event.profile_id}".encode(),
+                value=event.to_json(),
                 headers=[
-                    ("event_id", str(event_id).encode()),
-                    ("type", event_type.encode()),
-                    ("tenant_id", tenant_id.encode()),
+                    ("event_id", event.event_id.encode()),
+                    ("type", event.type.encode()),
+                    ("tenant_id", event.tenant_id.encode()),
                 ],
                 on_delivery=delivered,
             )
@@ -374,6 +375,9 @@ class EventLogWriter:
         self._attempts = attempts
         self._publisher = publisher
         self._conn: psycopg.Connection | None = None
+        # Whether the outbox may hold events nobody is publishing: at start, and after a
+        # lost connection, when a commit may have landed without its ids coming back.
+        self._left_behind = True
         #: When the last batch committed (``time.monotonic``), for the latency metric.
         self.committed_at = 0.0
 
@@ -394,16 +398,21 @@ class EventLogWriter:
         search = [row for doc in documents for row in doc.transactions]
 
         def commit() -> int:
-            inserted = self._write_once(events, profiles, search)
+            fresh = self._write_once(events, profiles, search)
             self.committed_at = time.monotonic()
-            self._drain_once()
-            return inserted
+            self._publish_own([event for event in events if event.event_id in fresh])
+            return len(fresh)
 
-        return self._retrying(commit)
+        inserted = self._retrying(commit)
+        if self._left_behind:
+            self.drain_outbox()
+        return inserted
 
     def drain_outbox(self) -> int:
         """Publish what is committed but unpublished, retrying a lost connection."""
-        return self._retrying(self._drain_once)
+        published = self._retrying(self._drain_once)
+        self._left_behind = False
+        return published
 
     def _retrying(self, work: Callable[[], int]) -> int:
         """Run ``work``; a lost connection is retried with backoff, then is a ``StoreError``."""
@@ -417,11 +426,26 @@ class EventLogWriter:
             self._conn = conn
         return self._conn
 
+    def _publish_own(self, events: list[Event]) -> None:
+        """Publish events this writer has just committed, from memory.
+
+        Their outbox rows are claimed with ``SKIP LOCKED`` (a starting writer's drain may hold
+        some: it publishes those), and deleted in the transaction that waits for the topic's
+        acknowledgements, so a crash in between leaves them to publish again.
+        """
+        if self._publisher is None or not events:
+            return
+        conn = self._connection()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(_CLAIM_OWN, ([event.event_id for event in events],))
+            claimed = {str(row[0]) for row in cur.fetchall()}
+            self._publisher.publish(event for event in events if event.event_id in claimed)
+
     def _drain_once(self, claim: int = 5000) -> int:
         """Publish the events committed but not yet acknowledged by the topic; return how many.
 
-        Rows are claimed with ``SKIP LOCKED``, published, and deleted once acknowledged, in
-        one transaction: a crash in between leaves them to publish again after a restart.
+        Rows are claimed with ``SKIP LOCKED``, published from the log, and deleted once
+        acknowledged, in one transaction: a crash in between leaves them to publish again.
         """
         if self._publisher is None:
             return 0
@@ -429,21 +453,23 @@ class EventLogWriter:
         published = 0
         while True:
             with conn.transaction(), conn.cursor() as cur:
-                rows = cur.execute(_CLAIM_OUTBOX, (claim,)).fetchall()
-                if not rows:
+                set_json_loads(orjson.loads, cur)
+                events = [event_from_row(row) for row in cur.execute(_CLAIM_LEFT, (claim,))]
+                if not events:
                     return published
-                self._publisher.publish(rows)
+                self._publisher.publish(events)
                 cur.execute(
                     "DELETE FROM core_event_outbox WHERE event_id = ANY(%s)",
-                    ([row[0] for row in rows],),
+                    ([event.event_id for event in events],),
                 )
-            published += len(rows)
+            published += len(events)
 
     def _write_once(
         self, events: list[Event], profiles: list[ProfileDocument], search: list[SearchRow]
-    ) -> int:
+    ) -> set[str]:
+        """Commit one batch; return the ids of the events new to the log."""
         conn = self._connection()
-        inserted = 0
+        fresh: set[str] = set()
         with conn.transaction(), conn.cursor() as cur:
             if events:
                 columns = sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
@@ -451,13 +477,10 @@ class EventLogWriter:
                 with cur.copy(copy_sql) as copy:
                     for event in events:
                         copy.write_row(event_row(event))
-                if self._publisher is not None:
-                    with cur.copy("COPY stage_outbox FROM STDIN") as copy:
-                        for event in events:
-                            copy.write_row(outbox_row(event))
                 cur.execute(_ENSURE_PARTITIONS)
-                cur.execute(_INSERT_EVENTS)
-                inserted = cur.rowcount
+                tail = _LOGGED if self._publisher is None else _QUEUE_LOGGED
+                cur.execute(_INSERT_EVENTS + tail)
+                fresh = {str(row[0]) for row in cur.fetchall()}
                 cur.execute(_RECORD_COMMAND_OUTCOMES)
             if profiles:
                 with cur.copy(_COPY_PROFILES) as copy:
@@ -468,12 +491,13 @@ class EventLogWriter:
                 write_history(cur, [p for p in profiles if (p.tenant_id, p.profile_id) in applied])
             if search:
                 write_search(cur, search)
-        EVENTS_WRITTEN.labels("inserted").inc(inserted)
-        EVENTS_WRITTEN.labels("duplicate").inc(len(events) - inserted)
-        return inserted
+        EVENTS_WRITTEN.labels("inserted").inc(len(fresh))
+        EVENTS_WRITTEN.labels("duplicate").inc(len(events) - len(fresh))
+        return fresh
 
     def close(self) -> None:
         """Close the connection; the next write reconnects."""
+        self._left_behind = True
         if self._conn is not None:
             try:
                 self._conn.close()

@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
-from schemas.canonical import GENESIS_HASH, canonical_json, content_hash, event_uuid, sha256_hex
+from schemas.canonical import GENESIS_HASH, canonical_json, event_uuid, sha256_hex
 
 #: Bumped when an event's payload shape changes; readers upcast older versions.
 EVENT_SCHEMA_VERSION: Final = 1
+
+# The first key after ``payload`` in an envelope's canonical JSON (keys before it: event_id
+# and occurred_at, whose values cannot contain it).
+_PAYLOAD_HASH_KEY: Final = b'"payload_hash":'
 
 
 class EventType(StrEnum):
@@ -88,6 +92,10 @@ class Event:
     prev_hash: str
     schema_version: int = EVENT_SCHEMA_VERSION
     hash: str = field(default="", compare=False)
+    #: The canonical JSON of the payload and of the header, kept from hashing them: the
+    #: log's row and the topic's message are made of the same bytes.
+    payload_json: bytes = field(default=b"", compare=False, repr=False)
+    header_json: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def create(  # noqa: PLR0913 - the envelope has this many parts
@@ -103,7 +111,8 @@ class Event:
         prev_hash: str,
     ) -> Event:
         """Build an event, deriving its payload hash, its id and its chain hash."""
-        payload_hash = content_hash(payload)
+        payload_json = canonical_json(payload)
+        payload_hash = sha256_hex(payload_json)
         name = f"{tenant_id}:{profile_id}:{stream_version}:{event_type}:{payload_hash}"
         event = cls(
             event_id=event_uuid(name),
@@ -116,9 +125,16 @@ class Event:
             payload=payload,
             payload_hash=payload_hash,
             prev_hash=prev_hash,
+            payload_json=payload_json,
         )
-        object.__setattr__(event, "hash", event.chain_hash())
+        event._seal()
         return event
+
+    def _seal(self) -> None:
+        """Derive the chain hash, keeping the canonical header it is taken over."""
+        header_json = canonical_json(self.header())
+        object.__setattr__(self, "header_json", header_json)
+        object.__setattr__(self, "hash", sha256_hex(header_json))
 
     def header(self) -> dict[str, Any]:
         """Return every envelope field but the payload itself (covered by its hash)."""
@@ -143,9 +159,19 @@ class Event:
         """Return the full envelope as a JSON-ready mapping."""
         return {**self.header(), "payload": self.payload}
 
+    def canonical_payload(self) -> bytes:
+        """Return the payload as canonical JSON bytes."""
+        return self.payload_json or canonical_json(self.payload)
+
     def to_json(self) -> bytes:
-        """Return the envelope as canonical JSON bytes."""
-        return canonical_json(self.to_dict())
+        """Return the envelope as canonical JSON bytes.
+
+        The same bytes as ``canonical_json(self.to_dict())``: with sorted keys, ``payload``
+        sits just before ``payload_hash``, so it is spliced into the canonical header there.
+        """
+        header = self.header_json or canonical_json(self.header())
+        cut = header.index(_PAYLOAD_HASH_KEY)
+        return b"".join((header[:cut], b'"payload":', self.canonical_payload(), b",", header[cut:]))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Event:
@@ -163,7 +189,7 @@ class Event:
             prev_hash=doc["prev_hash"],
             schema_version=doc.get("schema_version", EVENT_SCHEMA_VERSION),
         )
-        object.__setattr__(event, "hash", event.chain_hash())
+        event._seal()
         return event
 
 
