@@ -7,16 +7,25 @@ same numbers, and each number names the event it reflects.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from operators.cashflow import FlowItem, cashflow_summary, monthly_cashflow
+from operators.cashflow import (
+    CashflowSummary,
+    FlowItem,
+    MonthFlow,
+    cashflow_summary,
+    monthly_cashflow,
+)
 from operators.health import HealthInputs, Sourced, financial_health
 from operators.history import backfill_daily_balances, daily_net_worth
 from operators.recurring import TxPoint, detect_streams
 from operators.twin import ProfileState, base_currency
 
 _LIABILITIES = frozenset({"CREDIT", "LOAN"})
+_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: tuple(field.name for field in fields(kind)) for kind in (MonthFlow, CashflowSummary)
+}
 
 
 def flow_items(state: ProfileState) -> list[FlowItem]:
@@ -84,8 +93,8 @@ def cashflow_view(state: ProfileState) -> dict[str, Any] | None:
     summary = cashflow_summary(months, as_of=as_of)
     return {
         "currency": currency,
-        "months": [_plain(asdict(flow)) for flow in months.values()],
-        "summary": _plain(asdict(summary)),
+        "months": [_plain(flow) for flow in months.values()],
+        "summary": _plain(summary),
         "source_event_id": state.last_event_id,
         "version": state.version,
     }
@@ -123,11 +132,19 @@ def health_view(state: ProfileState, cashflow: dict[str, Any] | None) -> dict[st
     return score.view()
 
 
-def _plain(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v)
-        for k, v in doc.items()
-    }
+def _plain(flat: MonthFlow | CashflowSummary) -> dict[str, Any]:
+    """A flat dataclass as JSON-ready fields: days as ISO text, tuples as lists."""
+    doc = {}
+    for name in _FIELDS[type(flat)]:
+        value = getattr(flat, name)
+        doc[name] = (
+            value.isoformat()
+            if isinstance(value, dt.date)
+            else list(value)
+            if isinstance(value, tuple)
+            else value
+        )
+    return doc
 
 
 @dataclass(frozen=True, slots=True)

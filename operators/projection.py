@@ -6,6 +6,7 @@ version, so a reader can trace it back to the log.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from operators.engines import cashflow_view, health_view, recurring_view
@@ -60,12 +61,22 @@ def money_views(doc: Any, currency: str) -> Any:
         return doc
     own = doc.get("currency", currency)
     own = own if isinstance(own, str) else currency
-    return {
-        (key.removesuffix("_minor") if key.endswith("_minor") else key): (
-            _optional_money(value, own) if key.endswith("_minor") else money_views(value, own)
-        )
-        for key, value in doc.items()
-    }
+    view: dict[str, Any] = {}
+    for key, value in doc.items():
+        money_key = _money_key(key)
+        if money_key is not None:
+            view[money_key] = None if value is None else _money(value, own)
+        elif isinstance(value, dict | list):
+            view[key] = money_views(value, own)
+        else:
+            view[key] = value
+    return view
+
+
+@functools.lru_cache(maxsize=1024)
+def _money_key(key: str) -> str | None:
+    """``amount`` for ``amount_minor``; ``None`` for a key that holds no minor units."""
+    return key.removesuffix("_minor") if key.endswith("_minor") else None
 
 
 def _snapshot_view(entry: Any, doc: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +161,3 @@ def _balance_sheet(state: ProfileState) -> dict[str, Any]:
 
 def _money(amount_minor: int, currency: str) -> dict[str, str]:
     return {"value": format_minor(amount_minor, currency), "currency": currency}
-
-
-def _optional_money(amount_minor: int | None, currency: str) -> dict[str, str] | None:
-    return None if amount_minor is None else _money(amount_minor, currency)

@@ -183,6 +183,9 @@ def _product(legs: Iterable[FxLeg]) -> Fraction:
     return product
 
 
+_PAR: Final = RateQuote("1", ())
+
+
 def rate_at(book: RateBook, base: str, quote: str, at: dt.datetime) -> RateQuote | None:
     """Return how many ``quote`` one ``base`` buys at ``at``, or None if no rate is known.
 
@@ -193,7 +196,7 @@ def rate_at(book: RateBook, base: str, quote: str, at: dt.datetime) -> RateQuote
     """
     at_us = _micros(at)
     if base == quote:
-        return RateQuote("1", ())
+        return _PAR
     legs = _pair_legs(book, base, quote, at_us)
     if legs is None:
         return None
@@ -823,6 +826,23 @@ def _convert(
         msg = f"native value {native} of {head.id} has no finite decimal expansion"
         raise AssertionError(msg)
     native_minor = _round_minor(native, exponent)
+    if currency == ctx.base_currency:
+        # At par: the base value is the native one, with no rate to look up or multiply.
+        line = ValuedLine(
+            head.id,
+            head.kind,
+            head.side,
+            head.account_id,
+            currency,
+            native_text,
+            native_minor,
+            native_minor,
+            head.source_event_id,
+            head.version,
+            price,
+            _PAR,
+        )
+        return _Valued(line, native, native)
     quote = rate_at(ctx.book, currency, ctx.base_currency, ctx.at)
     if quote is None:
         item = UnpricedItem(
