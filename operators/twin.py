@@ -898,8 +898,18 @@ def merchant_key(name: str) -> str:
     Case, digits (store numbers, dates, references) and punctuation vary between charges of
     the same merchant; letters in order do not.
     """
-    words = ("".join(c if c.isalpha() else " " for c in name.lower())).split()
+    lowered = name.lower()
+    if lowered.isascii():
+        words = lowered.encode().translate(_ASCII_LETTERS_ONLY).decode().split()
+    else:
+        words = "".join(c if c.isalpha() else " " for c in lowered).split()
     return " ".join(words[:4])
+
+
+# ASCII with every byte that is not a letter made a space: ``merchant_key``'s common case.
+_ASCII_LETTERS_ONLY: Final = bytes(
+    code if code < 128 and chr(code).isalpha() else ord(" ") for code in range(256)
+)
 
 
 def _evolve_removed(work: _Work, event: Event) -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from operators.decode import DecodeLimits
 from operators.pipeline import Output, ProfileDocument, process
-from operators.twin import ProfileState, replay
+from operators.twin import ProfileState, merchant_key, replay
 from schemas.canonical import GENESIS_HASH
 from schemas.events import Event
 from schemas.records import DeadLetter, Reason
@@ -305,3 +305,14 @@ def test_a_balance_that_disagrees_with_the_transactions_is_reported_not_adjusted
         a for a in last_doc(outputs)["accounts"] if a["provider_account_id"] == checking
     )
     assert checking_doc["balances"]["current"]["value"] == "100.00"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.text(max_size=40))
+def test_merchant_key_keeps_the_first_four_runs_of_letters(name: str) -> None:
+    letters = "".join(c if c.isalpha() else " " for c in name.lower())
+    assert merchant_key(name) == " ".join(letters.split()[:4])
+
+
+def test_merchant_key_drops_digits_and_punctuation_alike_in_ascii_and_beyond() -> None:
+    assert merchant_key("AMZN Mktp US*2K4RT5 Amzn.com/bill") == "amzn mktp us k"
+    assert merchant_key("Café Zürich 12/03") == "café zürich"
