@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -386,7 +386,7 @@ class EventLogWriter:
         """Whether each write also publishes the events new to the log."""
         return self._publisher is not None
 
-    def write(self, items: list[SinkItem]) -> int:
+    def write(self, items: Sequence[SinkItem]) -> int:
         """Commit one batch; return how many events were new to the log.
 
         A lost connection is retried with backoff: the batch is idempotent, so writing it
