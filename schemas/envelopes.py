@@ -79,6 +79,9 @@ class ConnectEnvelope(BaseModel):
 def utc_iso(value: dt.datetime) -> str:
     """Format an aware datetime as ISO 8601 UTC with a ``Z`` suffix, to the microsecond."""
     value = value.astimezone(dt.UTC)
+    if value.year >= 1000:  # noqa: PLR2004 - below it, isoformat pads the year and strftime not
+        # Microseconds only when there are some, as below; "+00:00" becomes "Z".
+        return value.isoformat()[:-6] + "Z"
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}"
