@@ -77,6 +77,8 @@ class Timed:
     timed_out: bool
     #: Times the supervisor restarted a crashed cluster during the run (from its log).
     restarts: int = 0
+    #: CPU seconds PostgreSQL and the broker used meanwhile (``postgresql``, ``broker``).
+    stack_cpu: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -189,6 +191,7 @@ class Bench:
         sessions.
         """
         timeout_s = max(10.0, min(timeout_s, self.deadline - time.monotonic()))
+        stack_before = self.stack_cpu()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = self.spawn(args, ns, log_name)
@@ -204,9 +207,28 @@ class Bench:
         elapsed = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        stack_after = self.stack_cpu()
+        used = {name: stack_after[name] - stack_before.get(name, 0.0) for name in stack_after}
         if code != 0 and not timed_out:
             say(f"  `fintra {' '.join(args)}` exited {code}; log tail:\n{self.tail(log_name)}")
-        return Timed(elapsed, cpu, code, timed_out, self.restarts(log_name))
+        return Timed(elapsed, cpu, code, timed_out, self.restarts(log_name), used)
+
+    def stack_cpu(self) -> dict[str, float]:
+        """CPU seconds PostgreSQL and the broker have used so far, from ``/proc``.
+
+        A process's own time, what its exited children used, and its live children's: the
+        postmaster's backends come and go with connections. Empty where ``/proc`` is not.
+        """
+        try:
+            state = orjson.loads((self.home / "stack.json").read_bytes())
+            stats = _proc_stats()
+        except OSError:
+            return {}
+        return {
+            name: _tree_cpu(stats, int(state[key]))
+            for name, key in (("postgresql", "postgres_pid"), ("broker", "broker_pid"))
+            if state.get(key)
+        }
 
     def restarts(self, log_name: str) -> int:
         """How often the supervisor logged restarting a failed cluster."""
@@ -228,6 +250,36 @@ class Bench:
             say(f"kept the bench home {self.home}")
         else:
             shutil.rmtree(self.home, ignore_errors=True)
+
+
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stats() -> dict[int, tuple[int, float, float]]:
+    """Every live process: its parent, its own CPU seconds, and its reaped children's."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone since the listing
+        # The command name may hold spaces and parentheses: the fields follow the last ")".
+        fields = text[text.rindex(")") + 2 :].split()
+        own = (int(fields[11]) + int(fields[12])) / _TICKS
+        reaped = (int(fields[13]) + int(fields[14])) / _TICKS
+        stats[int(entry.name)] = (int(fields[1]), own, reaped)
+    return stats
+
+
+def _tree_cpu(stats: Mapping[int, tuple[int, float, float]], pid: int) -> float:
+    """CPU seconds of ``pid``, its reaped children and its live children."""
+    if pid not in stats:
+        return 0.0
+    _, own, reaped = stats[pid]
+    children = sum(child_own for parent, child_own, _ in stats.values() if parent == pid)
+    return own + reaped + children
 
 
 # ----------------------------------------------------------------------------- the log

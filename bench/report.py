@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,7 @@ def _details(r: Result) -> list[str]:
         "the log (`TransactionAdded`, one per Plaid `added` item: a pending item that posts "
         f"counts twice). Complete: {_yes(r.get('e2e_complete'))}; crash restarts: "
         f"{_count(r, 'e2e_restarts')}; "
-        f"cap {plan['e2e_timeout_s']:.0f}s.",
+        f"cap {plan['e2e_timeout_s']:.0f}s. {_cpu_budget(r)}",
         f"2. **Naive** ({seconds.get('naive', 0):.0f}s): one Python consumer reads the same "
         "sync topic one message at a time, decodes, normalises and folds each envelope with "
         "the same `operators.pipeline.process` (projections off), then writes each event with "
@@ -280,6 +281,19 @@ def _cpu_table(r: Result) -> list[str]:
             f"{run['restarts']} |"
         )
     return rows
+
+
+def _cpu_budget(r: Result) -> str:
+    """Where the run's CPU went, per transaction, and the throughput that bounds."""
+    cpu: Mapping[str, float] = r.get("e2e_cpu_us_per_tx") or {}
+    if not cpu.get("total"):
+        return ""
+    parts = ", ".join(f"{name} {cpu[name]:,.0f} µs" for name in cpu if name != "total")
+    cores = os.cpu_count() or 1
+    return (
+        f"CPU per transaction, net of the idle run: {parts}; {cpu['total']:,.0f} µs in all, "
+        f"so {cores} cores carry at most {cores * 1e6 / cpu['total']:,.0f} tx/s."
+    )
 
 
 def _count(r: Result, key: str) -> str:

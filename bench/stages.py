@@ -86,6 +86,22 @@ def _rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
+def _cpu_per_transaction(run: Timed, idle: Timed, transactions: int) -> dict[str, float]:
+    """CPU µs per transaction of the workers, PostgreSQL and the broker, net of idling.
+
+    Whatever the three spend together on the machine's cores bounds the throughput: at
+    ``total`` µs per transaction, ``cores × 10⁶ / total`` transactions a second at best.
+    """
+    if transactions <= 0:
+        return {}
+    used = {"workers": run.cpu_seconds - idle.cpu_seconds}
+    for name, seconds in run.stack_cpu.items():
+        used[name] = seconds - idle.stack_cpu.get(name, 0.0)
+    per_tx = {name: max(0.0, seconds) * 1e6 / transactions for name, seconds in used.items()}
+    per_tx["total"] = sum(per_tx.values())
+    return per_tx
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
@@ -126,6 +142,7 @@ def end_to_end(bench: Bench, plan: Plan, sample: Sample) -> Result:
         "e2e_outbox_left": unpublished,
         "e2e_restarts": run.restarts,
         "e2e_processes": PROCESSES,
+        "e2e_cpu_us_per_tx": _cpu_per_transaction(run, base, transactions),
     }
     say(
         f"e2e: {transactions:,} transactions ({events:,} events) in {run.seconds:.1f}s "
@@ -133,6 +150,8 @@ def end_to_end(bench: Bench, plan: Plan, sample: Sample) -> Result:
         f"({result['e2e_tx_per_s_gross']:,.0f} gross)"
         + ("" if result["e2e_complete"] else " (CUT at the time cap)")
     )
+    cpu = result["e2e_cpu_us_per_tx"]
+    say("e2e: CPU per transaction: " + ", ".join(f"{k} {v:,.0f} µs" for k, v in cpu.items()))
     return result
 
 
