@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from operators import mapping, ofx, plaid, yapily
+from operators import mapping, plaid, yapily
 from operators.decode import (
     DecodeLimits,
     decode_envelope,
@@ -119,11 +119,23 @@ Output = Event | DeadLetter | ProfileDocument | Interest | ExportRequest
 
 Normaliser = Callable[[ConnectEnvelope, DecodeLimits], tuple[Observation, ...]]
 
+
+def _normalise_ofx(envelope: ConnectEnvelope, limits: DecodeLimits) -> tuple[Observation, ...]:
+    """``operators.ofx.normalise``, imported with the first OFX file.
+
+    ofxtools is a third of a worker's start-up (and of every restart), and many deployments
+    never receive an OFX file.
+    """
+    from operators import ofx  # noqa: PLC0415 - deferred, as said above
+
+    return ofx.normalise(envelope, limits)
+
+
 #: One normaliser per provider; each owns its vendor's conventions.
 NORMALISERS: dict[Provider, Normaliser] = {
     Provider.PLAID: plaid.normalise,
     Provider.YAPILY: yapily.normalise,
-    Provider.OFX: ofx.normalise,
+    Provider.OFX: _normalise_ofx,
     Provider.CSV: mapping.normalise,
 }
 
