@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -215,12 +216,22 @@ EVENTS_WRITTEN = Counter(
 BATCH_SECONDS = Histogram(
     "fintra_sink_batch_duration_seconds", "Time to commit one sink batch", ["sink"]
 )
+STATEMENT_SECONDS = Histogram(
+    "fintra_sink_statement_seconds",
+    "Time of each step of a sink batch (COPY, statement or publish), by step",
+    ["step"],
+)
 BATCH_SIZE = Histogram(
     "fintra_sink_batch_size",
     "Items per sink batch",
     ["sink"],
     buckets=(1, 10, 50, 100, 500, 1000, 5000, 10000),
 )
+
+
+def _timed(step: str) -> AbstractContextManager[object]:
+    """Time one step of a batch into ``fintra_sink_statement_seconds``."""
+    return STATEMENT_SECONDS.labels(step).time()
 
 
 def coalesce_profiles(items: Iterable[ProfileDocument]) -> list[ProfileDocument]:
@@ -262,19 +273,20 @@ def write_history(cur: psycopg.Cursor[Any], profiles: list[ProfileDocument]) -> 
     with_history = [p for p in profiles if p.history is not None]
     if not with_history:
         return
-    with cur.copy("COPY stage_balances FROM STDIN") as copy:
+    with _timed("copy_history"), cur.copy("COPY stage_balances FROM STDIN") as copy:
         for doc in with_history:
             assert doc.history is not None  # noqa: S101 - filtered above
             for account_id, day, balance, currency in doc.history.accounts:
                 copy.write_row(
                     (doc.tenant_id, doc.profile_id, account_id, day, balance, currency, doc.version)
                 )
-    with cur.copy("COPY stage_net_worth FROM STDIN") as copy:
+    with _timed("copy_history"), cur.copy("COPY stage_net_worth FROM STDIN") as copy:
         for doc in with_history:
             assert doc.history is not None  # noqa: S101 - filtered above
             for day, value, currency in doc.history.net_worth:
                 copy.write_row((doc.tenant_id, doc.profile_id, day, value, currency, doc.version))
-    cur.execute(_REPLACE_HISTORY)
+    with _timed("replace_history"):
+        cur.execute(_REPLACE_HISTORY)
 
 
 def search_row(row: SearchRow) -> tuple[object, ...]:
@@ -307,10 +319,12 @@ def search_row(row: SearchRow) -> tuple[object, ...]:
 def write_search(cur: psycopg.Cursor[Any], rows: list[SearchRow]) -> None:
     """Apply a batch's search rows: upserts, then removals, then category overrides."""
     columns = sql.SQL(", ").join(map(sql.Identifier, SEARCH_COLUMNS))
-    with cur.copy(sql.SQL("COPY stage_search ({}) FROM STDIN").format(columns)) as copy:
+    copy_sql = sql.SQL("COPY stage_search ({}) FROM STDIN").format(columns)
+    with _timed("copy_search"), cur.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(search_row(row))
-    cur.execute(_APPLY_SEARCH)
+    with _timed("apply_search"):
+        cur.execute(_APPLY_SEARCH)
 
 
 class EventPublisher:
@@ -437,9 +451,11 @@ class EventLogWriter:
             return
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(_CLAIM_OWN, ([event.event_id for event in events],))
-            claimed = {str(row[0]) for row in cur.fetchall()}
-            self._publisher.publish(event for event in events if event.event_id in claimed)
+            with _timed("claim_outbox"):
+                cur.execute(_CLAIM_OWN, ([event.event_id for event in events],))
+                claimed = {str(row[0]) for row in cur.fetchall()}
+            with _timed("publish"):
+                self._publisher.publish(e for e in events if e.event_id in claimed)
 
     def _drain_once(self, claim: int = 5000) -> int:
         """Publish the events committed but not yet acknowledged by the topic; return how many.
@@ -474,20 +490,23 @@ class EventLogWriter:
             if events:
                 columns = sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
                 copy_sql = sql.SQL("COPY stage_events ({}) FROM STDIN").format(columns)
-                with cur.copy(copy_sql) as copy:
+                with _timed("copy_events"), cur.copy(copy_sql) as copy:
                     for event in events:
                         copy.write_row(event_row(event))
-                cur.execute(_ENSURE_PARTITIONS)
-                tail = _LOGGED if self._publisher is None else _QUEUE_LOGGED
-                cur.execute(_INSERT_EVENTS + tail)
-                fresh = {str(row[0]) for row in cur.fetchall()}
-                cur.execute(_RECORD_COMMAND_OUTCOMES)
+                with _timed("insert_events"):
+                    cur.execute(_ENSURE_PARTITIONS)
+                    tail = _LOGGED if self._publisher is None else _QUEUE_LOGGED
+                    cur.execute(_INSERT_EVENTS + tail)
+                    fresh = {str(row[0]) for row in cur.fetchall()}
+                with _timed("command_outcomes"):
+                    cur.execute(_RECORD_COMMAND_OUTCOMES)
             if profiles:
-                with cur.copy(_COPY_PROFILES) as copy:
+                with _timed("copy_profiles"), cur.copy(_COPY_PROFILES) as copy:
                     for doc in profiles:
                         copy.write_row(profile_row(doc))
-                cur.execute(_UPSERT_PROFILES)
-                applied = {(row[0], row[1]) for row in cur.fetchall()}
+                with _timed("upsert_profiles"):
+                    cur.execute(_UPSERT_PROFILES)
+                    applied = {(row[0], row[1]) for row in cur.fetchall()}
                 write_history(cur, [p for p in profiles if (p.tenant_id, p.profile_id) in applied])
             if search:
                 write_search(cur, search)
