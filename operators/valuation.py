@@ -828,38 +828,26 @@ def _convert(
     native_minor = _round_minor(native, exponent)
     if currency == ctx.base_currency:
         # At par: the base value is the native one, with no rate to look up or multiply.
-        line = ValuedLine(
-            head.id,
-            head.kind,
-            head.side,
-            head.account_id,
-            currency,
-            native_text,
-            native_minor,
-            native_minor,
-            head.source_event_id,
-            head.version,
-            price,
-            _PAR,
-        )
-        return _Valued(line, native, native)
-    quote = rate_at(ctx.book, currency, ctx.base_currency, ctx.at)
-    if quote is None:
-        item = UnpricedItem(
-            head.id,
-            head.kind,
-            head.side,
-            head.account_id,
-            UnpricedReason.NO_FX_RATE,
-            head.source_event_id,
-            head.version,
-            currency=currency,
-            native_value=native_text,
-            native_minor=native_minor,
-            price=price,
-        )
-        return _Unpriced(item, native)
-    base = native * quote.exact
+        quote, base, base_minor = _PAR, native, native_minor
+    else:
+        found = rate_at(ctx.book, currency, ctx.base_currency, ctx.at)
+        if found is None:
+            item = UnpricedItem(
+                head.id,
+                head.kind,
+                head.side,
+                head.account_id,
+                UnpricedReason.NO_FX_RATE,
+                head.source_event_id,
+                head.version,
+                currency=currency,
+                native_value=native_text,
+                native_minor=native_minor,
+                price=price,
+            )
+            return _Unpriced(item, native)
+        quote, base = found, native * found.exact
+        base_minor = _round_minor(base, ctx.base_exponent)
     line = ValuedLine(
         head.id,
         head.kind,
@@ -868,7 +856,7 @@ def _convert(
         currency,
         native_text,
         native_minor,
-        _round_minor(base, ctx.base_exponent),
+        base_minor,
         head.source_event_id,
         head.version,
         price,
