@@ -56,7 +56,7 @@ def read_streams(
         params += (shard[1], shard[0])
     where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
     query = sql.SQL(
-        "SELECT event_id, type, schema_version, tenant_id, profile_id, stream_version,"
+        "SELECT event_id::text, type, schema_version, tenant_id, profile_id, stream_version,"
         " occurred_at, source, payload, payload_hash, prev_hash FROM core_events {}"
         " ORDER BY tenant_id, profile_id, stream_version"
     ).format(where)

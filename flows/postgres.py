@@ -593,7 +593,7 @@ def _with_retries(work: Callable[[], T], attempts: int, reset: Callable[[], None
 
 
 _READ_STREAM: Final = (
-    "SELECT event_id, type, schema_version, tenant_id, profile_id, stream_version,"
+    "SELECT event_id::text, type, schema_version, tenant_id, profile_id, stream_version,"
     " occurred_at, source, payload, payload_hash, prev_hash FROM core_events"
     " WHERE tenant_id = %s AND profile_id = %s ORDER BY stream_version"
 )

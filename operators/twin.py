@@ -201,7 +201,7 @@ class _Work:
         self.as_of_us = _micros_iso(occurred_at) if occurred_at else 0
         self.source = source or {}
         self.version = state.version
-        self.last_hash = state.last_hash
+        self.last_event: Event | None = None
         self.last_event_id = state.last_event_id
         self.accounts = dict(state.accounts)
         self.transactions = dict(state.transactions)
@@ -225,6 +225,11 @@ class _Work:
         self.metric_definitions = state.metric_definitions
         self.metric_values = dict(state.metric_values)
         self.events: list[Event] = []
+
+    @property
+    def last_hash(self) -> str:
+        """The chain hash of the stream's last event, taken when it is needed."""
+        return self.last_event.hash if self.last_event is not None else self.state.last_hash
 
     def emit(self, event_type: EventType, payload: dict[str, Any]) -> Event:
         event = Event.create(
@@ -821,7 +826,7 @@ def evolve_into(work: _Work, event: Event) -> None:
     """Fold one event into the working state."""
     _EVOLVERS[event.type](work, event)
     work.version = event.stream_version
-    work.last_hash = event.hash
+    work.last_event = event
     work.last_event_id = event.event_id
     # The twin's time is the latest event time it has seen, whatever the arrival order.
     if work.last_occurred_at is None or _micros_iso(event.occurred_at) > _micros_iso(

@@ -91,11 +91,11 @@ class Event:
     payload_hash: str
     prev_hash: str
     schema_version: int = EVENT_SCHEMA_VERSION
-    hash: str = field(default="", compare=False)
     #: The canonical JSON of the payload and of the header, kept from hashing them: the
     #: log's row and the topic's message are made of the same bytes.
     payload_json: bytes = field(default=b"", compare=False, repr=False)
     header_json: bytes = field(default=b"", compare=False, repr=False)
+    _hash: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def create(  # noqa: PLR0913 - the envelope has this many parts
@@ -134,7 +134,18 @@ class Event:
         """Derive the chain hash, keeping the canonical header it is taken over."""
         header_json = canonical_json(self.header())
         object.__setattr__(self, "header_json", header_json)
-        object.__setattr__(self, "hash", sha256_hex(header_json))
+        object.__setattr__(self, "_hash", sha256_hex(header_json))
+
+    @property
+    def hash(self) -> str:
+        """The hash the next event of the profile names as its ``prev_hash``.
+
+        Derived when first asked for: an event read back from the log to replay a profile
+        needs it only if it is the profile's last.
+        """
+        if not self._hash:
+            self._seal()
+        return self._hash
 
     def header(self) -> dict[str, Any]:
         """Return every envelope field but the payload itself (covered by its hash)."""
@@ -176,7 +187,7 @@ class Event:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Event:
         """Rebuild an event read back from Kafka or the event log."""
-        event = cls(
+        return cls(
             event_id=doc["event_id"],
             type=doc["type"],
             tenant_id=doc["tenant_id"],
@@ -189,8 +200,6 @@ class Event:
             prev_hash=doc["prev_hash"],
             schema_version=doc.get("schema_version", EVENT_SCHEMA_VERSION),
         )
-        event._seal()
-        return event
 
 
 __all__ = ["GENESIS_HASH", "EVENT_SCHEMA_VERSION", "Event", "EventSource", "EventType"]
