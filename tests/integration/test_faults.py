@@ -114,7 +114,10 @@ def test_sigkills_with_one_or_two_processes_lose_and_double_nothing(
         run.wait()
         kills += 1
     assert kills >= KILLS, f"the flow finished after {kills} kills: give it more input"
-    final = start_run(core, rng.choice((1, 2)))
+    # The run that finishes the work is one process: Bytewax 0.21's TCP layer between
+    # processes panics now and then ("Send thread panic"), and three such restarts in a row
+    # end a run whose --max-failures is 3. The runs killed above still use one or two.
+    final = start_run(core, 1)
     assert final.wait(timeout=600) == 0
     after = digest(core)
     assert after["core_events"][0] > 2000
