@@ -60,7 +60,7 @@ def digest(core: Core) -> dict[str, tuple[int, str]]:
     return result
 
 
-def start_run(core: Core, processes: int) -> subprocess.Popen[bytes]:
+def start_run(core: Core, processes: int, max_failures: int = 3) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "FINTRA_HOME": str(core.settings.home),
@@ -70,7 +70,8 @@ def start_run(core: Core, processes: int) -> subprocess.Popen[bytes]:
         ENV_KAFKA_BROKERS: core.info.kafka_brokers,
         ENV_DATABASE_URL: core.info.database_url,
     }
-    args = ["run", "--until-idle", "--processes", str(processes), "--max-failures", "3"]
+    args = ["run", "--until-idle", "--processes", str(processes)]
+    args += ["--max-failures", str(max_failures)]
     return subprocess.Popen(
         [sys.executable, "-m", "fintra.cli", *args],
         env=env,
