@@ -184,10 +184,14 @@ SELECT event_id, tenant_id, profile_id, stream_version, type FROM logged
 RETURNING event_id
 """
 
-# The writer's own events, just committed: those no other writer's drain has claimed.
-_CLAIM_OWN: Final = """
-DELETE FROM core_event_outbox WHERE event_id IN (
-    SELECT event_id FROM core_event_outbox WHERE event_id = ANY(%s) FOR UPDATE SKIP LOCKED)
+# The writer's own events, just committed: those no other writer's drain has claimed. The
+# locking select is an InitPlan, run once: as a semi-join the planner, which usually sees an
+# outbox of a few rows, may rescan the outbox for each claimed id, and after a crash leaves
+# a large outbox that is quadratic (minutes per batch).
+CLAIM_OWN: Final = """
+DELETE FROM core_event_outbox WHERE event_id = ANY(ARRAY(
+    SELECT event_id FROM core_event_outbox WHERE event_id = ANY(%s::uuid[])
+    FOR UPDATE SKIP LOCKED))
 RETURNING event_id
 """
 
@@ -452,7 +456,7 @@ class EventLogWriter:
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
             with _timed("claim_outbox"):
-                cur.execute(_CLAIM_OWN, ([event.event_id for event in events],))
+                cur.execute(CLAIM_OWN, ([event.event_id for event in events],))
                 claimed = {str(row[0]) for row in cur.fetchall()}
             with _timed("publish"):
                 self._publisher.publish(e for e in events if e.event_id in claimed)

@@ -7,15 +7,19 @@ drain, read back from the log. Both paths must put the same bytes on the topic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
+import psycopg
 import pytest
+from psycopg import sql
 
 from fintra.samples import SampleSpec, generate
 from fintra.settings import EVENTS_TOPIC
 from flows.exceptions import StoreError
-from flows.postgres import EventLogWriter, EventPublisher
+from flows.postgres import CLAIM_OWN, EventLogWriter, EventPublisher
 from operators.decode import DecodeLimits
 from operators.pipeline import process
 from operators.twin import ProfileState
@@ -92,3 +96,42 @@ def test_events_left_by_a_crash_are_published_once_with_the_bytes_of_the_live_pa
     assert published(core) == expected
     assert core.query("SELECT count(*) FROM core_event_outbox") == [(0,)]
     assert core.query("SELECT count(*) FROM core_events")[0][0] == len(everything)
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A plan node and every node below it, InitPlans included."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_a_writer_claims_its_events_in_one_pass_over_a_large_outbox(core: Core) -> None:
+    # A crash can leave many rows in the outbox, which the planner usually sees nearly empty
+    # and joins by nested loops: the claim must not rescan the outbox for each claimed id.
+    ids = [str(uuid.uuid4()) for _ in range(400)]
+    with psycopg.connect(core.info.database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("SET search_path TO {}").format(sql.Identifier(core.settings.db_schema))
+        )
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY core_event_outbox (event_id, tenant_id, profile_id, stream_version, type)"
+                " FROM STDIN"
+            ) as copy,
+        ):
+            for version, event_id in enumerate(ids):
+                copy.write_row((event_id, "t1", "p1", version, "TransactionAdded"))
+        for setting in ("hashjoin", "mergejoin", "material", "indexscan", "bitmapscan"):
+            conn.execute(sql.SQL("SET {} = off").format(sql.Identifier(f"enable_{setting}")))
+        explained = conn.execute(
+            sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + sql.SQL(CLAIM_OWN),
+            (ids[:100],),
+        ).fetchone()
+    assert explained is not None
+    nodes = list(plan_nodes(explained[0][0]["Plan"]))
+    scans = [n for n in nodes if n.get("Relation Name") == "core_event_outbox"]
+    assert scans, "the claim reads the outbox"
+    assert [n["Actual Loops"] for n in scans] == [1] * len(scans)
+    assert nodes[0]["Actual Rows"] == 100
+    assert core.query("SELECT count(*) FROM core_event_outbox") == [(300,)]
