@@ -7,11 +7,19 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
+from typing import Final
 
 from fintra import embedded
 from fintra.runner import run
 from fintra.settings import load
 from flows.metrics import LagMonitor
+
+#: A worker holds every twin it owns, millions of containers, and allocates briskly while it
+#: folds. At Python's default thresholds (700, 10, 10) the cycle collector took 15% of a
+#: worker's CPU in the end-to-end bench (23 of 159 s, most in 36 full collections over a
+#: heap of gigabytes). Collecting the young generation every 50,000 allocations cuts that to
+#: 6 s; full collections still run, every 100 collections of the middle generation.
+GC_THRESHOLDS: Final = (50_000, 20, 100)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         LagMonitor(info.kafka_brokers).start()
     # Long-lived objects built at start-up never need collecting again.
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     addresses = args.addresses.split(",") if args.addresses else None
     run(settings, info, until_idle=args.until_idle, addresses=addresses, process_id=args.process_id)
     return 0
