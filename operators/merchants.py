@@ -886,4 +886,12 @@ DEFAULT: Final = MerchantDictionary.from_entries(MERCHANTS, DICTIONARY_VERSION)
 
 def resolve_merchant(raw: str, dictionary: MerchantDictionary = DEFAULT) -> MerchantMatch:
     """Clean a raw bank descriptor and resolve it to a merchant of ``dictionary``."""
+    if dictionary is DEFAULT:
+        return _resolve_default(raw)
     return dictionary.resolve_cleaned(clean_descriptor(raw))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _resolve_default(raw: str) -> MerchantMatch:
+    """Resolve against the built-in dictionary, remembered: a customer's merchants repeat."""
+    return DEFAULT.resolve_cleaned(clean_descriptor(raw))
