@@ -185,9 +185,9 @@ RETURNING event_id
 """
 
 # The writer's own events, just committed: those no other writer's drain has claimed. The
-# locking select is an InitPlan, run once: as a semi-join the planner, which usually sees an
-# outbox of a few rows, may rescan the outbox for each claimed id, and after a crash leaves
-# a large outbox that is quadratic (minutes per batch).
+# locking select is an InitPlan, run once. As a semi-join the planner, which usually sees an
+# outbox of a few rows, may rescan the outbox for each claimed id: with a large outbox (a
+# crash's leftovers, or one large batch) that is quadratic, minutes per claim.
 CLAIM_OWN: Final = """
 DELETE FROM core_event_outbox WHERE event_id = ANY(ARRAY(
     SELECT event_id FROM core_event_outbox WHERE event_id = ANY(%s::uuid[])
